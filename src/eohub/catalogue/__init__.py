@@ -1,0 +1,1 @@
+"""The catalogue: a service over one of several backends (see ports.CatalogueBackend)."""

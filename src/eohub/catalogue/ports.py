@@ -1,0 +1,46 @@
+"""The contract every catalogue backend implements (SQLite, PostgreSQL + PostGIS)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from eohub.model.product import Product
+from eohub.query.query import Page, Query
+
+
+class CatalogueBackend(Protocol):
+    """Stores products and runs normalised queries with the reference semantics.
+
+    ``search`` receives a query already passed through ``normalize_query``; it returns the same
+    products, in the same order, with the same count as ``eohub.query.evaluate.search``.
+    Driver errors are translated at this boundary into ``eohub.errors`` classes.
+    """
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (idempotent)."""
+
+    def upsert(self, products: Iterable[Product]) -> int:
+        """Insert or replace products by Id in one transaction; returns how many were written."""
+
+    def get(self, product_id: uuid.UUID) -> Product | None:
+        """One product by Id."""
+
+    def get_many(self, product_ids: Sequence[uuid.UUID]) -> list[Product]:
+        """Products by Id, in the given order, skipping unknown Ids."""
+
+    def find_by_name(self, name: str) -> Product | None:
+        """One product by identifier (name without extension)."""
+
+    def delete(self, product_id: uuid.UUID) -> bool:
+        """Remove a product; False when it was not there."""
+
+    def search(self, query: Query) -> Page[Product]:
+        """One page of a normalised query."""
+
+    def count(self, query: Query) -> int:
+        """Exact number of products matching a normalised query's filter."""
+
+    def close(self) -> None:
+        """Release connections."""
