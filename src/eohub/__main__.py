@@ -1,0 +1,5 @@
+"""``python -m eohub`` runs the command line."""
+
+from eohub.cli import run
+
+run()

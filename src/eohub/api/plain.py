@@ -1,0 +1,45 @@
+"""eohub's own plain JSON endpoints: health, search, one product."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+
+from eohub.errors import NotFound
+from eohub.protocols import plain
+from eohub.query.query import Query
+from eohub.wiring import Hub
+
+router = APIRouter()
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> ORJSONResponse:
+    """200 when the hub can answer searches."""
+    _hub(request).catalogue.search(Query(limit=0))
+    return ORJSONResponse({"status": "ok"})
+
+
+@router.get("/api/search")
+def search(request: Request) -> ORJSONResponse:
+    """Plain JSON search (parameters: see ``eohub.protocols.plain``)."""
+    query = plain.parse(dict(request.query_params))
+    page = _hub(request).catalogue.search(query)
+    return ORJSONResponse(plain.render(page))
+
+
+@router.get("/api/products/{product_id}")
+def product(request: Request, product_id: str) -> ORJSONResponse:
+    """One product as plain JSON."""
+    try:
+        pid = uuid.UUID(product_id)
+    except ValueError:
+        raise NotFound(f"product {product_id!r} not found") from None
+    return ORJSONResponse(plain.product_to_dict(_hub(request).catalogue.get(pid)))

@@ -1,0 +1,1 @@
+"""Framework-free protocol codecs: request parameters -> Query, Page -> response body."""
