@@ -1,0 +1,1 @@
+"""Ingest: open products as distributed, read their metadata, make their previews."""
