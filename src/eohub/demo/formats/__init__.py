@@ -1,0 +1,1 @@
+"""Per-mission writers of the product factory (see :mod:`eohub.demo.factory`)."""
