@@ -56,7 +56,7 @@ def postgis_template() -> Iterator[str]:
 
         with psycopg.connect(_with_db(ADMIN_DSN, _TEMPLATE), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    except Exception as exc:  # noqa: BLE001 - any failure means "no usable server"
+    except Exception as exc:  # any failure means "no usable server"
         _unavailable(f"{type(exc).__name__}: {exc}")
     yield _TEMPLATE
     with _admin() as conn:

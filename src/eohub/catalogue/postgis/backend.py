@@ -1,0 +1,180 @@
+"""PostgisCatalogue: the scale-out catalogue on PostgreSQL + PostGIS.
+
+Searches compile the normalised query tree to one SQL statement (``compiler``, ``statements``)
+that reads ``limit + 1`` rows, so memory does not grow with the catalogue. Upserts stream
+products through COPY, replacing stored Ids and their attribute rows, in one transaction per
+call (``writer``).
+
+After a bulk load, call :meth:`PostgisCatalogue.optimize` (``VACUUM (ANALYZE)``): fresh
+statistics give good plans and an up-to-date visibility map lets exact counts use index-only
+scans. Autovacuum gets there too, only later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from psycopg import sql
+
+from eohub.catalogue.postgis import codec
+from eohub.catalogue.postgis.compiler import MAX_EXPANSION, storable_text, text_prefixes
+from eohub.catalogue.postgis.connection import Conn, Database
+from eohub.catalogue.postgis.schema import apply_migrations
+from eohub.catalogue.postgis.statements import Statement, count_statement, page_statement
+from eohub.catalogue.postgis.writer import write_all
+from eohub.model.product import Product
+from eohub.query.evaluate import sort_values
+from eohub.query.query import CountMode, Cursor, Page, Query
+
+_SELECT_P = sql.SQL("SELECT {} FROM products p {}").format(
+    codec.read_select("p"), codec.attributes_lateral("p")
+)
+
+
+def _expand(conn: Conn, prefixes: set[str]) -> dict[str, list[str] | None]:
+    """Vocabulary tokens starting with each prefix; None where there are too many."""
+    out: dict[str, list[str] | None] = {}
+    for prefix in sorted(prefixes):
+        # Tokens hold letters and digits only: no LIKE wildcard or escape to neutralise.
+        rows = conn.execute(
+            "SELECT token FROM text_vocabulary WHERE token LIKE %s ORDER BY token LIMIT %s",
+            (prefix + "%", MAX_EXPANSION + 1),
+        ).fetchall()
+        out[prefix] = [str(r[0]) for r in rows] if len(rows) <= MAX_EXPANSION else None
+    return out
+
+
+def _rows(conn: Conn, statement: Statement | None) -> list[Product]:
+    if statement is None:
+        return []
+    with conn.cursor(binary=True) as cur:
+        rows = cur.execute(*statement).fetchall()
+    return [codec.decode_row(r) for r in rows]
+
+
+def _count(conn: Conn, statement: Statement) -> int:
+    row = conn.execute(*statement).fetchone()
+    return int(str(row[0])) if row else 0
+
+
+class PostgisCatalogue:
+    """Catalogue backend on PostgreSQL + PostGIS (implements ``CatalogueBackend``).
+
+    ``dsn`` is a libpq connection string or URI; ``pool_size`` caps the connections this
+    instance opens; ``connect_timeout_s`` bounds connecting and waiting for a free connection.
+    Nothing connects until the first call.
+    """
+
+    def __init__(self, dsn: str, *, pool_size: int = 8, connect_timeout_s: float = 5.0) -> None:
+        self._db = Database(dsn, pool_size=pool_size, connect_timeout_s=connect_timeout_s)
+
+    # -- schema --------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Apply pending migrations (idempotent; safe when several workers start at once).
+
+        After loading many products, also call :meth:`optimize`.
+        """
+        self._db.run(apply_migrations)
+
+    def optimize(self) -> None:
+        """``VACUUM (ANALYZE)`` the catalogue tables: run it after a bulk load."""
+
+        def work(conn: Conn) -> None:
+            for table in ("products", "product_attributes", "text_vocabulary"):
+                conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+
+        self._db.run(work)
+
+    # -- writes --------------------------------------------------------------------------------
+    def upsert(self, products: Iterable[Product]) -> int:
+        """Insert or replace products by Id in one transaction; returns how many were written.
+
+        When the same Id appears twice, the later product wins. A product that cannot be stored
+        raises ValueError naming it, and nothing of the call is written. The next chunk is
+        encoded in a helper thread while the database writes the current one (see ``writer``).
+        """
+        replayable = isinstance(products, Sequence)
+        return self._db.run(lambda conn: write_all(conn, products), retry=replayable)
+
+    def delete(self, product_id: uuid.UUID) -> bool:
+        """Remove a product and its attributes; False when it was not there."""
+
+        def work(conn: Conn) -> bool:
+            with conn.transaction():
+                conn.execute("DELETE FROM product_attributes WHERE product_id = %s", (product_id,))
+                cur = conn.execute("DELETE FROM products WHERE id = %s", (product_id,))
+                return cur.rowcount > 0
+
+        return self._db.run(work)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _fetch(self, where: sql.Composable, params: Sequence[Any]) -> list[Product]:
+        statement = sql.SQL("{} WHERE {}").format(_SELECT_P, where)
+
+        def work(conn: Conn) -> list[Product]:
+            with conn.cursor(binary=True) as cur:
+                rows = cur.execute(statement, params).fetchall()
+            return [codec.decode_row(r) for r in rows]
+
+        return self._db.run(work, query=True)
+
+    def get(self, product_id: uuid.UUID) -> Product | None:
+        """One product by Id."""
+        found = self._fetch(sql.SQL("p.id = %s"), (product_id,))
+        return found[0] if found else None
+
+    def get_many(self, product_ids: Sequence[uuid.UUID]) -> list[Product]:
+        """Products by Id, in the given order, skipping unknown Ids."""
+        if not product_ids:
+            return []
+        found = self._fetch(sql.SQL("p.id = ANY(%s::uuid[])"), (list(set(product_ids)),))
+        by_id = {p.id: p for p in found}
+        return [by_id[i] for i in product_ids if i in by_id]
+
+    def find_by_name(self, name: str) -> Product | None:
+        """One product by identifier (name without extension)."""
+        if not storable_text(name):
+            return None  # no stored name holds a NUL or a lone surrogate
+        found = self._fetch(sql.SQL("p.name = %s"), (name,))
+        return found[0] if found else None
+
+    def search(self, query: Query) -> Page[Product]:
+        """One page of a normalised query (exact count when ``query.count`` asks for it)."""
+        wanted = text_prefixes(query.filter)
+        counting = query.count is CountMode.EXACT
+
+        def work(conn: Conn) -> tuple[list[Product], int | None]:
+            if not counting and not wanted:
+                return _rows(conn, page_statement(query) if query.limit > 0 else None), None
+            with conn.transaction():  # one snapshot for the vocabulary, the page and the count
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                prefixes = _expand(conn, wanted)
+                page = page_statement(query, prefixes) if query.limit > 0 else None
+                total = _count(conn, count_statement(query, prefixes)) if counting else None
+                return _rows(conn, page), total
+
+        rows, total = self._db.run(work, query=True)
+        items = rows[: query.limit]
+        next_cursor = None
+        if len(rows) > query.limit and items:
+            next_cursor = Cursor(query.sort, sort_values(items[-1], query.sort))
+        return Page(items=items, total=total, next=next_cursor, sort=query.sort)
+
+    def count(self, query: Query) -> int:
+        """Exact number of products matching a normalised query's filter."""
+        wanted = text_prefixes(query.filter)
+
+        def work(conn: Conn) -> int:
+            if not wanted:
+                return _count(conn, count_statement(query))
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                return _count(conn, count_statement(query, _expand(conn, wanted)))
+
+        return self._db.run(work, query=True)
+
+    def close(self) -> None:
+        """Release connections."""
+        self._db.close()
