@@ -54,6 +54,11 @@ def _unwrap(coords: Sequence[Coord]) -> list[Coord]:
     for lon, lat in coords[1:]:
         prev = out[-1][0]
         lon = float(lon)
+        if prev in (-180.0, 180.0) and lon == -prev:
+            # From one side of the antimeridian to the other: the world's full width, as in a
+            # -180..180 box (shifting would collapse the box into a line along -180).
+            out.append((lon, float(lat)))
+            continue
         while lon - prev > 180.0:
             lon -= 360.0
         while lon - prev < -180.0:
@@ -98,7 +103,9 @@ def _ring_to_search(ring: Sequence[Coord]) -> BaseGeometry:
         # The ring goes round a pole: close it along the pole it encircles.
         mean_lat = sum(lat for _, lat in coords) / len(coords)
         pole = 90.0 if mean_lat >= 0 else -90.0
-        coords = [*coords, (coords[-1][0], pole), (coords[0][0], pole)]
+        # Through the first vertex seen one turn later, so no sector of the cap is lost.
+        turn = coords[0][0] + math.copysign(360.0, span)
+        coords = [*coords, (turn, coords[0][1]), (turn, pole), (coords[0][0], pole)]
     elif coords[0] != coords[-1]:
         coords = [*coords, coords[0]]
     poly = Polygon(coords)
@@ -177,7 +184,7 @@ class Footprint:
             geom = shape(obj)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise InvalidGeometry(f"invalid GeoJSON geometry: {exc}") from None
-        except shapely.errors.GEOSException as exc:
+        except shapely.errors.ShapelyError as exc:  # GEOS errors, unknown geometry types
             raise InvalidGeometry(f"invalid GeoJSON geometry: {exc}") from None
         return cls.from_geometry(geom, strict=strict)
 

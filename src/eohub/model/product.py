@@ -100,6 +100,11 @@ class Product:
     timeliness: str | None = None
     product_class: str | None = None
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    # Where this hub keeps the bytes (keys of the archive); None when it has none. Internal:
+    # like DHuS's LocalPath, not part of any protocol's product document.
+    archive_key: str | None = None
+    quicklook_key: str | None = None
+    thumbnail_key: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("publication_date", "ingestion_date", "modification_date"):

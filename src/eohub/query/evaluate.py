@@ -84,7 +84,10 @@ def _compare(node: Compare, product: Product) -> bool:
     target = node.value
     if node.ignore_case and isinstance(value, str) and isinstance(target, str):
         value, target = fold(value), fold(target)
-    return _OPS[node.op](value, target)
+    try:
+        return _OPS[node.op](value, target)
+    except TypeError:  # an attribute of another type than the value: never ordered
+        return False
 
 
 def _in(node: In, product: Product) -> bool:
@@ -92,6 +95,8 @@ def _in(node: In, product: Product) -> bool:
     if value is None:
         return False
     if node.ignore_case:
+        if not isinstance(value, str):  # an attribute holding a number, date...
+            return False
         return fold(value) in {fold(str(v)) for v in node.values}
     return value in node.values
 
@@ -100,18 +105,21 @@ def _range(node: Range, product: Product) -> bool:
     value = _field_value(node.field, product)
     if value is None:
         return False
-    if node.low is not None:
-        if value < node.low or (value == node.low and not node.low_inclusive):
-            return False
-    if node.high is not None:
-        if value > node.high or (value == node.high and not node.high_inclusive):
-            return False
+    try:
+        if node.low is not None:
+            if value < node.low or (value == node.low and not node.low_inclusive):
+                return False
+        if node.high is not None:
+            if value > node.high or (value == node.high and not node.high_inclusive):
+                return False
+    except TypeError:  # an attribute of another type than the bounds: never in range
+        return False
     return True
 
 
 def _like(node: Like, product: Product) -> bool:
     value = _field_value(node.field, product)
-    if value is None:
+    if not isinstance(value, str):  # missing, or an attribute holding a number, date...
         return False
     text = fold(value) if node.ignore_case else value
     return like_regex(node.pattern, node.ignore_case).fullmatch(text) is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from eohub.errors import InvalidQuery
@@ -396,6 +397,32 @@ _FIELDS: tuple[Field, ...] = (
 )
 
 
+# Metadata attributes the product readers store with a non-string type, for the protocols that
+# search them by name (DHuS OpenSearch keywords). Any other ``attributes.<name>`` is a string.
+ATTRIBUTE_TYPES: Mapping[str, FieldType] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            ("datatakeID", "sliceNumber", "lastOrbitNumber", "lastRelativeOrbitNumber",
+             "passNumber", "relativePassNumber", "productUnitDuration",
+             "productUnitAlongtrackCoordinate", "lrmModePercentage", "sarModePercentage",
+             "landPercentage", "closedSeaPercentage", "continentalIcePercentage",
+             "openOceanPercentage", "ispCount", "nbFire"),
+            INT,
+        ),
+        **dict.fromkeys(("datatakeSensingStart", "creationDate", "generationDate"), D),
+        **dict.fromkeys(
+            ("vegetationPercentage", "notVegetatedPercentage", "waterPercentage",
+             "unclassifiedPercentage", "mediumProbaCloudsPercentage",
+             "highProbaCloudsPercentage", "snowIcePercentage", "illuminationAzimuthAngle",
+             "illuminationZenithAngle", "salineWaterCover", "coastalCover", "tidalRegionCover",
+             "freshInlandWaterCover", "brightCover", "landCover", "snowOrIceCover",
+             "bareSoilPercentage", "lowProbaCloudsPercentage"),
+            F,
+        ),
+    }
+)  # fmt: skip
+
+
 class FieldRegistry:
     """Lookup of fields by canonical name and by protocol alias."""
 
@@ -419,12 +446,13 @@ class FieldRegistry:
         return list(self._by_name)
 
     def get(self, name: str) -> Field:
-        """A field by canonical name (or ``attributes.<name>`` as a string attribute)."""
+        """A field by canonical name, or ``attributes.<name>`` (typed by ATTRIBUTE_TYPES)."""
         found = self._by_name.get(name)
         if found is not None:
             return found
         if name.startswith(ATTRIBUTE_PREFIX) and len(name) > len(ATTRIBUTE_PREFIX):
-            return attribute_field(name[len(ATTRIBUTE_PREFIX) :], FieldType.STRING)
+            attribute = name[len(ATTRIBUTE_PREFIX) :]
+            return attribute_field(attribute, ATTRIBUTE_TYPES.get(attribute, FieldType.STRING))
         raise InvalidQuery(f"unknown field '{name}'", field=name, choices=self.names())
 
     def aliases(self, protocol: Protocol | str) -> list[str]:

@@ -40,6 +40,8 @@ from eohub.query.tree import (
 
 _ORDERED = {FieldType.STRING, FieldType.INT, FieldType.FLOAT, FieldType.DATETIME, FieldType.UUID}
 MAX_TEXT_LENGTH = 1000
+MAX_DEPTH = 32  # and/or levels; every backend runs this deep (SQLite's parser stops near 50)
+MAX_OFFSET = 2**62  # far beyond any catalogue; keeps offsets inside SQL's 64-bit integers
 
 
 def _as_int(value: object) -> Value | None:
@@ -199,8 +201,10 @@ def normalize_query(query: Query) -> Query:
         raise InvalidQuery("limit must be an integer", field="limit")
     if query.limit < 0 or query.limit > MAX_LIMIT:
         raise InvalidQuery(f"limit must be between 0 and {MAX_LIMIT}", field="limit")
-    if query.offset < 0:
-        raise InvalidQuery("offset must not be negative", field="offset")
+    if not isinstance(query.offset, int) or isinstance(query.offset, bool):
+        raise InvalidQuery("offset must be an integer", field="offset")
+    if query.offset < 0 or query.offset > MAX_OFFSET:
+        raise InvalidQuery(f"offset must be between 0 and {MAX_OFFSET}", field="offset")
     sort = normalize_sort(query.sort)
     after: Cursor | None = query.after
     if after is not None:
@@ -216,4 +220,19 @@ def normalize_query(query: Query) -> Query:
         except (InvalidQuery, ValueError):
             raise InvalidQuery("invalid page token (cursor)", field="cursor") from None
         after = Cursor(sort, values)
-    return replace(query, filter=normalize_filter(query.filter), sort=sort, after=after)
+    try:
+        node = normalize_filter(query.filter)
+    except RecursionError:
+        node = None
+    if node is None or _depth(node) > MAX_DEPTH:
+        raise InvalidQuery(
+            f"query is nested too deeply (at most {MAX_DEPTH} levels of and/or)", field="filter"
+        )
+    return replace(query, filter=node, sort=sort, after=after)
+
+
+def _depth(node: Node) -> int:
+    """Levels of And/Or nesting of a normalised filter (a leaf or a negated leaf is 0)."""
+    if isinstance(node, (And, Or)):
+        return 1 + max((_depth(item) for item in node.items), default=0)
+    return 0

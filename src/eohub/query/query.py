@@ -63,7 +63,7 @@ class Cursor:
             payload = json.loads(raw)
             sort = tuple(SortKey(str(f), bool(d)) for f, d in payload["s"])
             values = tuple(_decode_value(v) for v in payload["v"])
-        except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
             raise InvalidQuery("invalid page token (cursor)", field="cursor") from None
         if len(sort) != len(values) or not sort:
             raise InvalidQuery("invalid page token (cursor)", field="cursor")

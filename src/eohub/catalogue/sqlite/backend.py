@@ -1,0 +1,312 @@
+"""SQLiteCatalogue: the embedded catalogue backend (one file, WAL, R*Tree, FTS5)."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from eohub.catalogue.sqlite import codec, schema
+from eohub.catalogue.sqlite.compiler import compile_filter
+from eohub.catalogue.sqlite.connections import Connections, translate
+from eohub.catalogue.sqlite.ordering import keyset, order_by
+from eohub.catalogue.sqlite.sqltext import Filter, Sql, marks
+from eohub.errors import Conflict, InvalidQuery
+from eohub.model.product import Product
+from eohub.query.evaluate import sort_values
+from eohub.query.query import CountMode, Cursor, Page, Query
+
+_SELECT = "SELECT " + ", ".join(f"p.{c}" for c in schema.PRODUCT_COLUMNS) + " FROM products AS p"
+_INSERT_PRODUCT = (
+    f"INSERT INTO products ({', '.join(schema.PRODUCT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(schema.PRODUCT_COLUMNS))})"
+)
+_INSERT_BOX = (
+    "INSERT INTO products_rtree (id, minx, maxx, miny, maxy, mint, maxt)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_FTS = "INSERT INTO products_fts (rowid, tokens) VALUES (?, ?)"
+_INSERT_ATTR = "INSERT INTO product_attributes (product, name, type, value) VALUES (?, ?, ?, ?)"
+_CHUNK = 500  # ids per IN (...) lookup
+_UPSERT_CHUNK = 1000  # products encoded while the writer stores the previous chunk
+
+
+class _Aborted(Exception):
+    """Raised in the writer to roll back a batch whose caller failed."""
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Abort:
+    """Tells the writer to roll the batch back (the caller failed while encoding)."""
+
+
+_Item = list[codec.Encoded] | _Abort | None  # None: the batch is complete
+
+
+def _encode_chunk(products: Iterable[Product]) -> list[codec.Encoded]:
+    """Encoded products of one chunk; within it the last version of an Id wins."""
+    latest: dict[str, codec.Encoded] = {}
+    for product in products:
+        encoded = codec.Encoded(product)
+        latest.pop(encoded.id, None)
+        latest[encoded.id] = encoded
+    chunk = list(latest.values())
+    names: dict[str, str] = {}
+    for item in chunk:
+        if names.setdefault(item.name, item.id) != item.id:
+            message = f"two products in one batch are both named {item.name!r}"
+            raise Conflict(message, detail=f"{message} (Ids {names[item.name]}, {item.id})")
+    return chunk
+
+
+class SQLiteCatalogue:
+    """The embedded catalogue: one SQLite file in WAL mode, a writer thread and a read pool.
+
+    Implements :class:`eohub.catalogue.ports.CatalogueBackend`.
+    """
+
+    def __init__(
+        self, path: Path, *, read_connections: int = 4, busy_timeout_s: float = 10.0
+    ) -> None:
+        self.path = Path(path)
+        self._db = Connections(
+            self.path, read_connections=read_connections, busy_timeout_s=busy_timeout_s
+        )
+
+    # -- schema ----------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create or upgrade the schema (idempotent)."""
+        self._db.write(lambda conn: schema.migrate(conn, str(self.path)), transaction=False)
+
+    # -- writes ----------------------------------------------------------------------------------
+    def upsert(self, products: Iterable[Product]) -> int:
+        """Insert or replace products by Id, all in one transaction; returns how many Ids.
+
+        Products are encoded here in chunks while the writer thread stores the previous chunk
+        (sqlite3 releases the GIL while SQLite works), so encoding and writing overlap. Any
+        failure, here or in the writer, rolls the whole batch back.
+        """
+        source = iter(products)
+        first = _encode_chunk(islice(source, _UPSERT_CHUNK))
+        if not first:
+            return 0
+        chunks: queue.Queue[_Item] = queue.Queue(maxsize=2)
+        chunks.put(first)
+        future = self._db.submit(lambda conn: self._write_chunks(conn, chunks))
+
+        def send(item: _Item) -> bool:
+            while True:
+                try:
+                    chunks.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    if future.done():  # the writer failed: stop feeding it
+                        return False
+
+        try:
+            while True:
+                chunk = _encode_chunk(islice(source, _UPSERT_CHUNK))
+                if not chunk or not send(chunk):
+                    break
+        except BaseException:
+            send(_Abort())
+            try:
+                future.result()
+            except Exception:
+                pass
+            raise
+        send(None)
+        try:
+            return future.result()
+        except sqlite3.IntegrityError as exc:  # prechecked; kept as a safety net
+            message = "product conflicts with a stored product"
+            raise Conflict(message, detail=f"{message} [{exc}]") from None
+
+    def _write_chunks(self, conn: sqlite3.Connection, chunks: queue.Queue[_Item]) -> int:
+        written: set[str] = set()
+        while True:
+            item = chunks.get()
+            if item is None:
+                return len(written)
+            if isinstance(item, _Abort):
+                raise _Aborted()
+            self._write_chunk(conn, item)
+            written.update(e.id for e in item)
+
+    def _write_chunk(self, conn: sqlite3.Connection, batch: list[codec.Encoded]) -> None:
+        ids = [item.id for item in batch]
+        existing: dict[str, tuple[int, int]] = {}
+        for chunk in _chunks(ids):
+            sql = f"SELECT id, pk, boxes FROM products WHERE id IN ({marks(len(chunk))})"
+            for pid, pk, nboxes in conn.execute(sql, chunk):
+                existing[pid] = (pk, nboxes)
+        batch_ids = set(ids)
+        names = [item.name for item in batch]
+        for chunk in _chunks(names):
+            sql = f"SELECT name, id FROM products WHERE name IN ({marks(len(chunk))})"
+            for name, pid in conn.execute(sql, chunk):
+                if pid not in batch_ids:
+                    message = f"a product named {name!r} is already stored with another Id"
+                    raise Conflict(message, detail=f"{message} ({pid})")
+        top = conn.execute("SELECT coalesce(max(pk), 0) FROM products").fetchone()[0]
+        if existing:
+            _delete_rows(conn, list(existing.values()))
+        rows: list[tuple[Any, ...]] = []
+        boxes: list[tuple[Any, ...]] = []
+        fts: list[tuple[Any, ...]] = []
+        attrs: list[tuple[Any, ...]] = []
+        terms: set[tuple[str, str, str]] = set()
+        platforms: set[tuple[Any, ...]] = set()
+        for item in batch:
+            found = existing.get(item.id)
+            if found is None:
+                top += 1
+                pk = top
+            else:
+                pk = found[0]
+            rows.append((pk, *item.row))
+            boxes += [((pk << codec.BOX_SHIFT) | k, *box) for k, box in enumerate(item.boxes)]
+            fts.append((pk, item.fts))
+            attrs += [(pk, *a) for a in item.attributes]
+            terms.update(item.terms)
+            platforms.add(item.platform)
+        conn.executemany(_INSERT_PRODUCT, rows)
+        conn.executemany(_INSERT_BOX, boxes)
+        conn.executemany(_INSERT_FTS, fts)
+        conn.executemany(_INSERT_ATTR, attrs)
+        conn.executemany("INSERT OR IGNORE INTO terms VALUES (?, ?, ?)", sorted(terms))
+        conn.executemany("INSERT OR IGNORE INTO platforms VALUES (?, ?, ?, ?)", platforms)
+
+    def delete(self, product_id: uuid.UUID) -> bool:
+        """Remove a product and its index rows; False when it was not there."""
+
+        def write(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT pk, boxes FROM products WHERE id = ?", (str(product_id),)
+            ).fetchone()
+            if row is None:
+                return False
+            _delete_rows(conn, [(row[0], row[1])])
+            return True
+
+        return self._db.write(write)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get(self, product_id: uuid.UUID) -> Product | None:
+        """One product by Id."""
+        with self._db.read() as conn:
+            row = conn.execute(f"{_SELECT} WHERE p.id = ?", (str(product_id),)).fetchone()
+        return None if row is None else codec.decode(row)
+
+    def get_many(self, product_ids: Sequence[uuid.UUID]) -> list[Product]:
+        """Products by Id, in the given order, skipping unknown Ids."""
+        wanted = list(dict.fromkeys(str(i) for i in product_ids))
+        found: dict[str, Product] = {}
+        with self._db.read() as conn:
+            conn.execute("BEGIN")
+            for chunk in _chunks(wanted):
+                sql = f"{_SELECT} WHERE p.id IN ({marks(len(chunk))})"
+                for row in conn.execute(sql, chunk):
+                    found[row[1]] = codec.decode(row)
+            conn.execute("COMMIT")
+        return [found[str(i)] for i in product_ids if str(i) in found]
+
+    def find_by_name(self, name: str) -> Product | None:
+        """One product by identifier (name without extension)."""
+        with self._db.read() as conn:
+            row = conn.execute(f"{_SELECT} WHERE p.name = ?", (name,)).fetchone()
+        return None if row is None else codec.decode(row)
+
+    def search(self, query: Query) -> Page[Product]:
+        """One page of a normalised query (fetches at most limit + 1 rows)."""
+        rows: list[Any] = []
+        total: int | None = None
+        with self._db.read() as conn:
+            conn.execute("BEGIN")  # one snapshot for the plan probe, the page and its count
+            where = self._where(query, conn)
+            if query.limit > 0:
+                rows = self._run(conn, self._page_sql(query, where))
+            if query.count is CountMode.EXACT:
+                total = int(self._run(conn, self._count_sql(where))[0][0])
+            conn.execute("COMMIT")
+        items = [codec.decode(row) for row in rows[: query.limit]]
+        more = len(rows) > query.limit
+        next_cursor = Cursor(query.sort, sort_values(items[-1], query.sort)) if more else None
+        return Page(items=items, total=total, next=next_cursor, sort=query.sort)
+
+    def count(self, query: Query) -> int:
+        """Exact number of products matching a normalised query's filter."""
+        with self._db.read() as conn:
+            conn.execute("BEGIN")
+            total = int(self._run(conn, self._count_sql(self._where(query, conn)))[0][0])
+            conn.execute("COMMIT")
+        return total
+
+    def explain(self, query: Query) -> list[str]:
+        """SQLite's plan for one page of a normalised query (for diagnosing slow searches)."""
+        with self._db.read() as conn:
+            page_sql = self._page_sql(query, self._where(query, conn))
+            rows = conn.execute(f"EXPLAIN QUERY PLAN {page_sql.text}", page_sql.params).fetchall()
+        return [str(row[3]) for row in rows]
+
+    def close(self) -> None:
+        """Finish queued writes and close every connection."""
+        self._db.close()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _where(self, query: Query, conn: sqlite3.Connection) -> Filter:
+        def count_candidates(probe: Sql) -> int:
+            return int(self._run(conn, probe)[0][0])
+
+        try:
+            return compile_filter(query.filter, count_candidates)
+        except RecursionError:
+            raise InvalidQuery("query is nested too deeply") from None
+
+    @staticmethod
+    def _page_sql(query: Query, where: Filter) -> Sql:
+        """The statement of one page: filter, cursor, order, LIMIT limit + 1."""
+        conds, params = [where.sql.text], list(where.sql.params)
+        if query.after is not None:
+            after = keyset(query.after, where.not_null)
+            conds.append(after.text)
+            params += after.params
+        return Sql(
+            f"{_SELECT} WHERE {' AND '.join(conds)} ORDER BY {order_by(query.sort, where)} "
+            "LIMIT ? OFFSET ?",
+            [*params, query.limit + 1, query.offset],
+        )
+
+    @staticmethod
+    def _count_sql(where: Filter) -> Sql:
+        return Sql(f"SELECT count(*) FROM products AS p WHERE {where.sql.text}", where.sql.params)
+
+    def _run(self, conn: sqlite3.Connection, sql: Sql) -> list[Any]:
+        try:
+            return conn.execute(sql.text, sql.params).fetchall()
+        except UnicodeEncodeError:
+            raise InvalidQuery("query text is not valid Unicode (lone surrogate)") from None
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if translate(exc, self.path, self._db.busy_timeout_s) is not None:
+                raise  # the read pool translates it
+            # Limits of the engine (expression depth, variables, pattern complexity).
+            raise InvalidQuery(f"the SQLite catalogue cannot run this query: {text}") from None
+
+
+def _delete_rows(conn: sqlite3.Connection, found: list[tuple[int, int]]) -> None:
+    """Delete products by pk with their R*Tree, FTS and attribute rows (no orphans)."""
+    box_ids = [((pk << codec.BOX_SHIFT) | k,) for pk, n in found for k in range(n)]
+    pks = [(pk,) for pk, _ in found]
+    conn.executemany("DELETE FROM products_rtree WHERE id = ?", box_ids)
+    conn.executemany("DELETE FROM products_fts WHERE rowid = ?", pks)
+    conn.executemany("DELETE FROM product_attributes WHERE product = ?", pks)
+    conn.executemany("DELETE FROM products WHERE pk = ?", pks)
