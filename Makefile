@@ -3,14 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PORT   ?= 8080
-DEMO_RECORDS ?= 2000
+DEMO_PRODUCTS ?= 200
 
 .PHONY: run test-all setup-run setup-test install-run install-dev check lint fmt typecheck imports \
         test bench clean
 
 ## run: set up on a fresh Debian machine and start a hub with demo data on 127.0.0.1:$(PORT)
 run: install-run
-	$(BIN)/eohub demo --records $(DEMO_RECORDS)
+	$(BIN)/eohub demo --products $(DEMO_PRODUCTS)
 	$(BIN)/eohub serve --host 127.0.0.1 --port $(PORT)
 
 ## test-all: set up everything (Debian packages, services, venv) and run what CI runs

@@ -1,9 +1,11 @@
-"""The ``eohub`` command: serve, config, db, demo (ingest, user, sync... come with their issues)."""
+"""The ``eohub`` command: serve, ingest, fsck, demo, config, db."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import click
 from eohub import __version__
 from eohub.config import Settings, load_settings
 from eohub.errors import HubError
+from eohub.ingest.pipeline import IngestResult, IngestSummary, Outcome
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -99,35 +102,192 @@ def db_migrate(ctx: click.Context) -> None:
     click.echo("catalogue schema is up to date")
 
 
+def _print_result(result: IngestResult) -> None:
+    if result.outcome is Outcome.REJECTED:
+        click.echo(f"rejected {result.path}: {result.reason}", err=True)
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    click.echo(
+        f"{summary.ingested} ingested, {summary.replaced} replaced, "
+        f"{summary.duplicates} duplicates, {len(summary.rejected)} rejected"
+    )
+
+
+def _compile_pattern(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise click.BadParameter(f"not a regular expression: {exc}") from None
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--watch",
+    "watch_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Keep scanning this incoming folder.",
+)
+@click.option(
+    "--pattern",
+    callback=_compile_pattern,
+    help="Regular expression on product file names (with --watch).",
+)
+@click.option("--delete-source", is_flag=True, help="Delete a watched source after success.")
+@click.option(
+    "--move-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Move a watched source here after success.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds between scans (with --watch).",
+)
+@click.option(
+    "--max-scans", type=click.IntRange(min=1), help="Stop after this many scans (with --watch)."
+)
+@click.option(
+    "--quarantine",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Move rejected inputs to this folder.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=2,
+    show_default=True,
+    help="Products ingested in parallel.",
+)
+@click.pass_context
+def ingest(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    watch_dir: Path | None,
+    pattern: re.Pattern[str] | None,
+    delete_source: bool,
+    move_to: Path | None,
+    interval: float,
+    max_scans: int | None,
+    quarantine: Path | None,
+    workers: int,
+) -> None:
+    """Ingest products (SAFE/SEN3 folders or zips, netCDF); folders are scanned recursively.
+
+    Exits 0 when every product was ingested or was a duplicate, 1 if any was rejected.
+    """
+    from eohub.ingest.pipeline import find_products
+    from eohub.ingest.watch import WatchOptions, watch
+    from eohub.wiring import build_hub
+
+    if not paths and watch_dir is None:
+        raise click.UsageError("give product paths, or --watch DIR")
+    settings = _settings(ctx)
+    if quarantine is not None:
+        settings.ingest.quarantine = quarantine
+    hub = build_hub(settings)
+    try:
+        ingestor = hub.ingestor()
+        inputs = list(find_products(paths))
+        show_bar = sys.stderr.isatty() and len(inputs) > 1
+        with click.progressbar(
+            length=len(inputs), label="ingesting", file=sys.stderr, hidden=not show_bar
+        ) as bar:
+
+            def on_result(result: IngestResult) -> None:
+                bar.update(1)
+                _print_result(result)
+
+            summary = ingestor.ingest_all(inputs, workers=workers, on_result=on_result)
+        if watch_dir is not None:
+            options = WatchOptions(
+                folder=watch_dir,
+                pattern=pattern,
+                delete_source=delete_source,
+                move_to=move_to,
+                interval_s=interval,
+                max_scans=max_scans,
+            )
+            watched = watch(ingestor, options, on_result=_print_result)
+            summary.ingested += watched.ingested
+            summary.replaced += watched.replaced
+            summary.duplicates += watched.duplicates
+            summary.rejected += watched.rejected
+    finally:
+        hub.close()
+    _print_summary(summary)
+    if not summary.ok:
+        sys.exit(1)
+
+
 @main.command()
 @click.option(
-    "--records",
-    type=int,
-    default=2000,
-    show_default=True,
-    help="Number of generated catalogue records.",
+    "--repair",
+    is_flag=True,
+    help="Remove orphan bytes and partial uploads, mark products whose bytes are missing offline.",
 )
-@click.option("--seed", type=int, default=1, show_default=True)
 @click.pass_context
-def demo(ctx: click.Context, records: int, seed: int) -> None:
-    """Fill the catalogue with generated metadata records (no product files; marked offline)."""
-    from eohub.demo.records import generate_products
+def fsck(ctx: click.Context, repair: bool) -> None:
+    """Check that catalogue and archive agree. Run --repair while no ingest is running."""
+    from eohub.maintenance.fsck import fsck as run_fsck
     from eohub.wiring import build_hub
 
     hub = build_hub(_settings(ctx))
     try:
-        batch = []
-        written = 0
-        for product in generate_products(records, seed=seed):
-            batch.append(product.evolve(online=False))
-            if len(batch) == 1000:
-                written += hub.catalogue.upsert(batch)
-                batch.clear()
-        if batch:
-            written += hub.catalogue.upsert(batch)
+        report = run_fsck(hub.catalogue, hub.store, repair=repair)
     finally:
         hub.close()
-    click.echo(f"{written} demo records in the catalogue")
+    verb = "removed" if repair else "found"
+    click.echo(f"{report.products} products, {report.objects} archived objects")
+    click.echo(f"orphan objects {verb}: {len(report.orphans)}")
+    for key in report.orphans[:20]:
+        click.echo(f"  {key}")
+    marked = " (now offline)" if repair else ""
+    click.echo(f"products with missing bytes{marked}: {len(report.missing)}")
+    for pid in report.missing[:20]:
+        click.echo(f"  {pid}")
+    if repair:
+        click.echo(f"partial uploads removed: {report.partials_removed}")
+    if not report.clean and not repair:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--products",
+    "count",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Number of synthetic products to make and ingest.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, count: int, seed: int) -> None:
+    """Make synthetic Sentinel-1/2/3/5P products (real formats) and ingest them."""
+    from eohub.demo.factory import demo_products
+    from eohub.wiring import build_hub
+
+    settings = _settings(ctx)
+    incoming = settings.data_dir / "demo-products"
+    click.echo(f"making {count} demo products in {incoming}")
+    shutil.rmtree(incoming, ignore_errors=True)  # deterministic: the same products again
+    paths = demo_products(count, incoming, seed=seed)
+    hub = build_hub(settings)
+    try:
+        summary = hub.ingestor().ingest_all(paths, workers=2, on_result=_print_result)
+    finally:
+        hub.close()
+    _print_summary(summary)
+    if not summary.ok:
+        sys.exit(1)
 
 
 def run() -> None:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,8 @@ DEFAULT_DATA_DIR = Path("eohub-data")
 
 class CatalogueSettings(BaseModel):
     """Where the catalogue lives: SQLite (default) or PostgreSQL + PostGIS when ``dsn`` is set."""
+
+    model_config = ConfigDict(extra="forbid")
 
     dsn: SecretStr | None = Field(
         default=None, description="PostgreSQL DSN; when set, PostGIS is the catalogue backend"
@@ -37,6 +39,8 @@ class CatalogueSettings(BaseModel):
 class StorageSettings(BaseModel):
     """The archive: a local directory (default) or an S3-compatible object store."""
 
+    model_config = ConfigDict(extra="forbid")
+
     backend: Literal["filesystem", "s3"] = "filesystem"
     path: Path | None = Field(
         default=None, description="archive folder (default <data_dir>/archive)"
@@ -49,13 +53,29 @@ class StorageSettings(BaseModel):
     s3_prefix: str = ""
 
 
+class IngestSettings(BaseModel):
+    """Ingestion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quarantine: Path | None = Field(
+        default=None, description="folder where rejected inputs are moved (unset: left in place)"
+    )
+
+
 class ServerSettings(BaseModel):
     """The HTTP server."""
+
+    model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     public_url: str | None = Field(default=None, description="base URL shown in links")
+    accel_redirect_prefix: str | None = Field(
+        default=None,
+        description="nginx internal location serving the local archive (X-Accel-Redirect)",
+    )
 
 
 class Settings(BaseSettings):
@@ -69,6 +89,7 @@ class Settings(BaseSettings):
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @classmethod
     def settings_customise_sources(

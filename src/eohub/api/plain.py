@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from eohub.errors import NotFound
 from eohub.protocols import plain
@@ -15,31 +17,35 @@ from eohub.wiring import Hub
 router = APIRouter()
 
 
+def _json(body: Any) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
 def _hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 
 
 @router.get("/healthz")
-def healthz(request: Request) -> ORJSONResponse:
+def healthz(request: Request) -> Response:
     """200 when the hub can answer searches."""
     _hub(request).catalogue.search(Query(limit=0))
-    return ORJSONResponse({"status": "ok"})
+    return _json({"status": "ok"})
 
 
 @router.get("/api/search")
-def search(request: Request) -> ORJSONResponse:
+def search(request: Request) -> Response:
     """Plain JSON search (parameters: see ``eohub.protocols.plain``)."""
     query = plain.parse(dict(request.query_params))
     page = _hub(request).catalogue.search(query)
-    return ORJSONResponse(plain.render(page))
+    return _json(plain.render(page))
 
 
 @router.get("/api/products/{product_id}")
-def product(request: Request, product_id: str) -> ORJSONResponse:
+def product(request: Request, product_id: str) -> Response:
     """One product as plain JSON."""
     try:
         pid = uuid.UUID(product_id)
     except ValueError:
         raise NotFound(f"product {product_id!r} not found") from None
-    return ORJSONResponse(plain.product_to_dict(_hub(request).catalogue.get(pid)))
+    return _json(plain.product_to_dict(_hub(request).catalogue.get(pid)))

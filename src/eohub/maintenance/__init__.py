@@ -1,0 +1,1 @@
+"""Keeping catalogue and archive consistent (fsck)."""
