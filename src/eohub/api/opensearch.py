@@ -1,0 +1,159 @@
+"""DHuS-compatible OpenSearch: ``/search`` (also under ``/dhus`` and ``/apihub``), GET and POST.
+
+Parameters are decoded from the raw query string (UTF-8, else Latin-1, as DHuS clients send
+them). Query errors answer HTTP 200 with DHuS's error feed; ``rows`` over 100 and a missing
+``q`` answer 400 and an over-long query 500 with a ``cause-message`` header, as DHuS does.
+
+Hooks: :func:`search_access` guards every route (anonymous for now; override it with
+``app.dependency_overrides`` or replace it to require the SEARCH role), and :func:`clock` gives
+the time ``NOW`` stands for in date math.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from eohub.errors import InvalidQuery
+from eohub.protocols.dhus import opensearch_atom, opensearch_json
+from eohub.protocols.dhus.opensearch import (
+    HUB_NAME,
+    DhusHttpError,
+    build_feed,
+    decode_params,
+    parse_request,
+)
+from eohub.wiring import Hub
+
+PREFIXES = ("", "/dhus", "/apihub")
+JSON_TYPE = "application/json"
+XML_TYPE = "application/xml"
+
+
+def clock() -> datetime:
+    """The current time (UTC); tests override it to pin ``NOW``."""
+    return datetime.now(UTC)
+
+
+async def search_access(request: Request) -> None:
+    """Access check of the search routes: every request is allowed for now."""
+
+
+def _base(request: Request, prefix: str) -> str:
+    """The hub URL the links start with: the public URL when set, else the request's."""
+    hub: Hub = request.app.state.hub
+    root = hub.settings.server.public_url or str(request.base_url)
+    return f"{root.rstrip('/')}{prefix}/"
+
+
+def _wants_json(params: Mapping[str, str]) -> bool:
+    return (params.get("format") or "").strip().lower() == "json"
+
+
+def error_feed(message: str, as_json: bool) -> Response:
+    """DHuS's error feed: HTTP 200 with ``feed.error`` (code 400)."""
+    if as_json:
+        return Response(opensearch_json.render_error(message), media_type=JSON_TYPE)
+    return Response(opensearch_atom.render_error(message), media_type=XML_TYPE)
+
+
+_REASONS = {400: "Bad Request", 500: "Internal Server Error"}
+
+
+def error_page(exc: DhusHttpError) -> Response:
+    """An HTML error page like the one of DHuS's servlet container."""
+    title = f"HTTP Status {exc.status} – {_REASONS.get(exc.status, 'Error')}"
+    body = (
+        f'<!doctype html><html lang="en"><head><title>{title}</title></head><body>'
+        f'<h1>{title}</h1><hr class="line" /><p><b>Type</b> Status Report</p>'
+        f"<p><b>Message</b> {html.escape(exc.user_message)}</p>"
+        "<p><b>Description</b> The request could not be processed.</p>"
+        '<hr class="line" /></body></html>'
+    )
+    headers = {"cause-message": exc.cause} if exc.cause else None
+    return Response(
+        body, status_code=exc.status, media_type="text/html;charset=utf-8", headers=headers
+    )
+
+
+async def _params(request: Request) -> dict[str, str]:
+    params = decode_params(request.scope.get("query_string", b""))
+    if request.method == "POST":
+        form = decode_params(await request.body())
+        params = {**form, **params}  # the query string wins, as with the servlet API
+    return params
+
+
+def _run_search(
+    hub: Hub, params: Mapping[str, str], now: datetime, base: str
+) -> tuple[bytes, bool]:
+    """Parse, search and render (blocking: runs in the thread pool)."""
+    search = parse_request(params, now)
+    started = time.perf_counter()
+    page = hub.catalogue.search(search.query)
+    millis = int((time.perf_counter() - started) * 1000)
+    feed = build_feed(
+        search,
+        page.items,
+        page.total if page.total is not None else len(page.items),
+        base=base,
+        seconds=millis / 1000,
+        updated=now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        hub_name=HUB_NAME,
+    )
+    render = opensearch_json.render_feed if search.json else opensearch_atom.render_feed
+    return render(feed), search.json
+
+
+def _search_endpoint(prefix: str) -> Callable[..., Awaitable[Response]]:
+    async def search(request: Request, now: Annotated[datetime, Depends(clock)]) -> Response:
+        """OpenSearch search: ``q``, ``rows``, ``start``, ``orderby``, ``format``."""
+        params = await _params(request)
+        hub: Hub = request.app.state.hub
+        try:
+            body, as_json = await run_in_threadpool(
+                _run_search, hub, params, now, _base(request, prefix)
+            )
+        except DhusHttpError as exc:
+            return error_page(exc)
+        except InvalidQuery as exc:
+            return error_feed(exc.user_message, _wants_json(params))
+        return Response(body, media_type=JSON_TYPE if as_json else XML_TYPE)
+
+    return search
+
+
+def _description_endpoint(prefix: str) -> Callable[..., Awaitable[Response]]:
+    async def description(request: Request) -> Response:
+        """The OpenSearch description document."""
+        body = opensearch_atom.render_description(_base(request, prefix) + "search", HUB_NAME)
+        return Response(body, media_type="application/opensearchdescription+xml")
+
+    return description
+
+
+router = APIRouter(dependencies=[Depends(search_access)], tags=["DHuS OpenSearch"])
+for _prefix in PREFIXES:
+    _name = _prefix.strip("/") or "root"
+    for _method in ("GET", "POST"):  # one route each: distinct OpenAPI operation ids
+        router.add_api_route(
+            f"{_prefix}/search",
+            _search_endpoint(_prefix),
+            methods=[_method],
+            name=f"opensearch_{_name}_{_method.lower()}",
+        )
+    for _path, _kind in (("search/description", ""), ("opensearch_description.xml", "_file")):
+        # The feeds link the document as "opensearch_description.xml", relative to search.
+        router.add_api_route(
+            f"{_prefix}/{_path}",
+            _description_endpoint(_prefix),
+            methods=["GET"],
+            name=f"opensearch_description{_kind}_{_name}",
+        )

@@ -1,0 +1,86 @@
+"""DHuS OpenSearch JSON: the Atom feed as DHuS's StAXON conversion writes it.
+
+Quirks kept (clients such as sentinelsat expect them): every scalar is a string; an element
+that appears once is an object, several times a list, never an empty list (no ``entry`` key
+without results, ``"double": {...}`` for a single double); attributes are plain keys and text
+next to attributes goes under ``content``; namespace declarations are ordinary keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from eohub.protocols.dhus.entry import Entry
+from eohub.protocols.dhus.opensearch import ATOM_NS, OPENSEARCH_NS, Feed
+
+
+def _auto(items: Sequence[Any]) -> Any:
+    """StAXON autoArray: one item alone, several as a list."""
+    return items[0] if len(items) == 1 else list(items)
+
+
+def _entry(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "title": entry.title,
+        "link": [
+            {"href": href} if rel is None else {"rel": rel, "href": href}
+            for rel, href in entry.links
+        ],  # fmt: skip
+        "id": entry.id,
+        "summary": entry.summary,
+        "ondemand": entry.ondemand,
+    }
+    for group, items in entry.groups:
+        if items:
+            out[group] = _auto([{"name": name, "content": value} for name, value in items])
+    return out
+
+
+def _namespaces() -> dict[str, Any]:
+    return {"xmlns:opensearch": OPENSEARCH_NS, "xmlns": ATOM_NS}
+
+
+def feed_document(feed: Feed) -> dict[str, Any]:
+    """The JSON document of a feed (plain data)."""
+    body = _namespaces()
+    body.update(
+        {
+            "title": feed.title,
+            "subtitle": feed.subtitle,
+            "updated": feed.updated,
+            "author": {"name": feed.author},
+            "id": feed.id,
+            "opensearch:totalResults": str(feed.total),
+            "opensearch:startIndex": str(feed.start),
+            "opensearch:itemsPerPage": str(feed.rows),
+            "opensearch:Query": {
+                "role": "request",
+                "searchTerms": feed.search_terms,
+                "startPage": "1",
+            },
+            "link": _auto([{"rel": r, "type": t, "href": h} for r, t, h in feed.links]),
+        }
+    )
+    if feed.entries:
+        body["entry"] = _auto([_entry(e) for e in feed.entries])
+    return {"feed": body}
+
+
+def render_feed(feed: Feed) -> bytes:
+    """The JSON body of a feed."""
+    return orjson.dumps(feed_document(feed))
+
+
+def error_document(message: str, code: str = "400") -> dict[str, Any]:
+    """DHuS's JSON error feed: ``{"feed": {..., "error": {"code", "message"}}}``."""
+    body = _namespaces()
+    body["error"] = {"code": code, "message": message}
+    return {"feed": body}
+
+
+def render_error(message: str, code: str = "400") -> bytes:
+    """The JSON body of an error feed."""
+    return orjson.dumps(error_document(message, code))
