@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from eohub import __version__
-from eohub.api import errors, plain
+from eohub.api import errors, odata, opensearch, plain
 from eohub.config import Settings
 from eohub.wiring import Hub, build_hub
 
@@ -28,6 +28,10 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
                 app.state.hub.close()
 
     app = FastAPI(title="eohub", version=__version__, lifespan=lifespan, docs_url="/api/docs")
+    if hub is not None:  # usable at once, also by in-process clients that skip the lifespan
+        app.state.hub = hub
     errors.install(app)
     app.include_router(plain.router)
+    app.include_router(odata.router)
+    app.include_router(opensearch.router)
     return app

@@ -1,0 +1,214 @@
+"""The DHuS-compatible OData v1 API: ``/odata/v1``, also under ``/dhus/`` and ``/apihub/``.
+
+Requests are resolved by :class:`eohub.protocols.dhus.odata_v1.service.ODataService` and
+rendered here in the asked format; media (``$value``) are streamed by :mod:`eohub.api.download`.
+Errors are OData error documents (JSON when JSON was asked for, else XML) with DHuS's
+``cause-message`` header, never the plain JSON envelope. No authentication yet: protect the
+router with ``app.include_router(router, dependencies=[Depends(...)])``.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Iterator
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from eohub.api import download
+from eohub.api.errors import status_of
+from eohub.errors import HubError
+from eohub.protocols.dhus.odata_v1 import atom, formats, json_format
+from eohub.protocols.dhus.odata_v1.entities import media_name, product_path
+from eohub.protocols.dhus.odata_v1.errors import ODataError, bad_request
+from eohub.protocols.dhus.odata_v1.options import Format, parse_format, parse_options, parse_path
+from eohub.protocols.dhus.odata_v1.service import (
+    CountResult,
+    EntityResult,
+    FeedResult,
+    MediaResult,
+    MetadataResult,
+    ODataService,
+    PropertyResult,
+    Result,
+    ServiceResult,
+)
+from eohub.storage.errors import StorageError
+from eohub.storage.ports import ByteRange
+from eohub.wiring import Hub
+
+log = logging.getLogger("eohub.api.odata")
+
+PREFIXES = ("", "/dhus", "/apihub")
+CHUNK_SIZE = 1 << 19  # 512 KiB: throughput near 1 MiB chunks, half the memory per download
+_SERVICE = "/odata/v1"
+_JSON = "application/json"
+_ATOM = "application/atom+xml;charset=utf-8"
+_XML = "application/xml;charset=utf-8"
+_TEXT = "text/plain;charset=utf-8"
+
+router = APIRouter()
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def _wants_json(request: Request) -> bool:
+    raw = request.query_params.get("$format")
+    if raw is not None:
+        try:
+            return parse_format(raw) is Format.JSON
+        except ODataError:
+            return False
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "xml" not in accept
+
+
+def _error(request: Request, error: ODataError, extra: dict[str, str] | None = None) -> Response:
+    headers = {"cause-message": error.cause_message.encode("latin-1", "replace").decode("latin-1"),
+               "DataServiceVersion": "1.0", **(extra or {})}  # fmt: skip
+    if error.status >= 500:
+        log.error("OData request %s failed: %s", request.url.path, error.detail)
+    if _wants_json(request):
+        body, kind = json_format.error_document(error.user_message), _JSON
+    else:
+        body, kind = atom.error_document(error.user_message), "application/xml"
+    return Response(body, status_code=error.status, media_type=kind, headers=headers)
+
+
+def _as_odata(error: HubError) -> ODataError:
+    if isinstance(error, ODataError):
+        return error
+    if isinstance(error, StorageError):
+        return ODataError(503, f"The product data is temporarily unavailable: "
+                          f"{error.user_message}", cause="DataStoreException")  # fmt: skip
+    status = status_of(error)
+    cause = "ExpressionParserException" if status == 400 else type(error).__name__
+    return ODataError(status, error.user_message, cause=cause)
+
+
+def _service_root(request: Request, prefix: str) -> str:
+    public = _hub(request).settings.server.public_url
+    base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
+    return f"{base}{prefix}{_SERVICE}"
+
+
+def _resource_path(request: Request) -> tuple[str, str]:
+    """(mount prefix, raw resource path below /odata/v1) from the undecoded request path."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1").split("?", 1)[0]
+    root_path = request.scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :]
+    at = path.find(_SERVICE)
+    return path[:at], path[at + len(_SERVICE) :]
+
+
+def _ok(body: bytes, kind: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, media_type=kind, headers={"DataServiceVersion": "2.0", **(headers or {})})
+
+
+def _render(request: Request, result: Result, root: str, fmt: Format | None) -> Response:
+    if isinstance(result, ServiceResult):
+        if fmt is Format.JSON:
+            return _ok(json_format.service_document(result.entity_sets), _JSON)
+        return _ok(atom.service_document(root, result.entity_sets), _XML)
+    if isinstance(result, MetadataResult):
+        return _ok(formats.metadata_document(), _XML)
+    if isinstance(result, CountResult):
+        return _ok(str(result.count).encode(), _TEXT)
+    if isinstance(result, PropertyResult):
+        if result.raw:
+            text = atom.text_value(result.prop)
+            return _ok((text or "").encode(), _TEXT)
+        if fmt is Format.JSON:
+            return _ok(json_format.property_document(result.prop), _JSON)
+        return _ok(atom.property_document(result.prop), _XML)
+    if isinstance(result, EntityResult):
+        if fmt is Format.JSON:
+            return _ok(json_format.entry_document(result.entity, root, result.select), _JSON)
+        if fmt in (Format.CSV, Format.METALINK):
+            raise bad_request(f"$format={fmt.value} applies to feeds only")
+        kind = _XML if fmt is Format.XML else _ATOM
+        return _ok(atom.entry_document(result.entity, root, result.select), kind)
+    assert isinstance(result, FeedResult)
+    return _render_feed(result, root, fmt)
+
+
+def _render_feed(result: FeedResult, root: str, fmt: Format | None) -> Response:
+    feed = result.feed
+    if fmt is Format.JSON:
+        return _ok(json_format.feed_document(feed, root, result.select), _JSON)
+    if fmt in (Format.CSV, Format.METALINK) and not feed.entries:
+        return Response(status_code=204, headers={"DataServiceVersion": "2.0"})
+    if fmt is Format.CSV:
+        return _ok(formats.csv_document(feed, result.select), "text/csv")
+    if fmt is Format.METALINK:
+        if result.products is None:
+            raise bad_request(f"Entity type {feed.title} does not support Metalink formatting")
+        files = [
+            (media_name(p), p.size, p.checksum("MD5"), f"{root}/{product_path(p.id)}/$value")
+            for p in result.products
+        ]
+        disposition = {"Content-Disposition": "inline; filename=products.meta4"}
+        return _ok(formats.metalink_document(files), "application/metalink4+xml", disposition)
+    kind = _XML if fmt is Format.XML else _ATOM
+    return _ok(atom.feed_document(feed, root, result.select), kind)
+
+
+def _media(request: Request, result: MediaResult) -> download.Media:
+    hub = _hub(request)
+    store, key, member, tree = hub.store, result.key, result.member, result.tree
+    assert key is not None
+
+    def reader(byte_range: ByteRange | None) -> Iterator[bytes]:
+        if member is None:
+            return store.open(key, byte_range, chunk_size=CHUNK_SIZE)
+        assert tree is not None
+        start = byte_range.start if byte_range else 0
+        length = byte_range.length if byte_range else member.size
+        return tree.iter_member(member, start, length)
+
+    accel = None
+    prefix = hub.settings.server.accel_redirect_prefix
+    if prefix and member is None and hub.settings.storage.backend == "filesystem":
+        accel = prefix.rstrip("/") + "/" + urllib.parse.quote(key)
+    return download.Media(result.size, result.content_type, result.filename, result.etag,
+                          result.last_modified, reader, accel)  # fmt: skip
+
+
+async def _handle(request: Request) -> Response:
+    prefix, raw_path = _resource_path(request)
+    root = _service_root(request, prefix)
+    try:
+        segments = parse_path(raw_path)
+        options = parse_options(dict(request.query_params))
+        fmt = options.format
+        if fmt is None and _wants_json(request):
+            fmt = Format.JSON
+        service = ODataService(_hub(request).catalogue, _hub(request).store)
+        result = await anyio.to_thread.run_sync(service.handle, segments, options)
+        if isinstance(result, MediaResult):
+            if result.offline:
+                # The DHuS answer for an offline product: 202 Accepted, retrieval queued.
+                # Retrieval from another hub is not implemented yet; the answer already is.
+                return Response(status_code=202, media_type="text/plain",
+                                headers={"DataServiceVersion": "2.0"})  # fmt: skip
+            media = _media(request, result)
+            return await download.media_response(
+                request, media, lambda s, m, h: _error(request, ODataError(s, m), h)
+            )
+        return _render(request, result, root, fmt)
+    except HubError as exc:
+        return _error(request, _as_odata(exc))
+
+
+for _prefix in PREFIXES:
+    router.add_api_route(f"{_prefix}{_SERVICE}", _handle, methods=["GET", "HEAD"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"{_prefix}{_SERVICE}/{{path:path}}", _handle, methods=["GET", "HEAD"],
+                         include_in_schema=False)  # fmt: skip
