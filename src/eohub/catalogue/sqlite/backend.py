@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eohub.catalogue.sqlite import codec, schema
-from eohub.catalogue.sqlite.compiler import compile_filter
+from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
 from eohub.catalogue.sqlite.connections import Connections, translate
 from eohub.catalogue.sqlite.ordering import keyset, order_by
 from eohub.catalogue.sqlite.sqltext import Filter, Sql, marks
@@ -19,6 +19,7 @@ from eohub.errors import Conflict, InvalidQuery
 from eohub.model.product import Product
 from eohub.query.evaluate import sort_values
 from eohub.query.query import CountMode, Cursor, Page, Query
+from eohub.query.tree import fields_of
 
 _SELECT = "SELECT " + ", ".join(f"p.{c}" for c in schema.PRODUCT_COLUMNS) + " FROM products AS p"
 _INSERT_PRODUCT = (
@@ -33,6 +34,10 @@ _INSERT_FTS = "INSERT INTO products_fts (rowid, tokens) VALUES (?, ?)"
 _INSERT_ATTR = "INSERT INTO product_attributes (product, name, type, value) VALUES (?, ?, ?, ?)"
 _CHUNK = 500  # ids per IN (...) lookup
 _UPSERT_CHUNK = 1000  # products encoded while the writer stores the previous chunk
+
+
+# Sort keys with an index of their own (schema.py), which can drive a page query.
+_SORT_INDEXED = frozenset({"sensing_start", "ingestion_date", "publication_date"})
 
 
 class _Aborted(Exception):
@@ -233,7 +238,7 @@ class SQLiteCatalogue:
             conn.execute("BEGIN")  # one snapshot for the plan probe, the page and its count
             where = self._where(query, conn)
             if query.limit > 0:
-                rows = self._run(conn, self._page_sql(query, where))
+                rows = self._run(conn, self._page_sql(query, self._page_where(query, where, conn)))
             if query.count is CountMode.EXACT:
                 total = int(self._run(conn, self._count_sql(where))[0][0])
             conn.execute("COMMIT")
@@ -270,6 +275,24 @@ class SQLiteCatalogue:
             return compile_filter(query.filter, count_candidates)
         except RecursionError:
             raise InvalidQuery("query is nested too deeply") from None
+
+    def _page_where(self, query: Query, where: Filter, conn: sqlite3.Connection) -> Filter:
+        """The filter of the page query: the sort key's index drives when many rows match.
+
+        Only for filters without a spatial term, sorted first on a column with its own index;
+        a bounded probe counts up to SORT_DRIVE_MIN + 1 matches.
+        """
+        if where.rtree_driven or query.sort[0].field not in _SORT_INDEXED:
+            return where
+        if "footprint" in fields_of(query.filter):
+            return where
+        probe = Sql(
+            f"SELECT count(*) FROM (SELECT 1 FROM products AS p WHERE {where.sql.text} LIMIT ?)",
+            [*where.sql.params, SORT_DRIVE_MIN + 1],
+        )
+        if int(self._run(conn, probe)[0][0]) <= SORT_DRIVE_MIN:
+            return where
+        return compile_filter(query.filter, sort_drives=True)
 
     @staticmethod
     def _page_sql(query: Query, where: Filter) -> Sql:

@@ -445,14 +445,21 @@ def _not_null(items: Sequence[Node]) -> frozenset[str]:
 CandidateCounter = Callable[[Sql], int]
 
 
-def compile_filter(node: Node, count_candidates: CandidateCounter | None = None) -> Filter:
+def compile_filter(
+    node: Node, count_candidates: CandidateCounter | None = None, *, sort_drives: bool = False
+) -> Filter:
     """The WHERE fragment of a normalised filter, and how its plan is steered.
 
     ``count_candidates`` runs a count statement (on the connection that will run the query);
     without it a spatial filter with no sensing window is left to SQLite's planner.
+    ``sort_drives`` (filters without a spatial term only): write every term unindexed so the
+    index of the sort key drives a page query that matches many rows (see SORT_DRIVE_MIN).
     """
     items = _conjuncts(node)
     spatial = _driving_spatial(items)
+    if sort_drives and spatial is None:
+        compiler = _Compiler(unindexed=True, rtree_probe_only=False)
+        return Filter(compiler.node(node), False, _not_null(items))
     rtree_drives = probe_only = False
     if spatial is not None:
         window = _time_window(items)
@@ -471,4 +478,14 @@ def compile_filter(node: Node, count_candidates: CandidateCounter | None = None)
     return Filter(compiler.node(node), rtree_drives, _not_null(items))
 
 
-__all__ = ["RTREE_DRIVE_LIMIT", "SMALL_BOX_DEG2", "CandidateCounter", "compile_filter"]
+# A page query whose filter matches more rows than this walks the sort key's index instead
+# of sorting every match (a filter index would feed half the catalogue into a temp B-tree).
+SORT_DRIVE_MIN = 5000
+
+__all__ = [
+    "RTREE_DRIVE_LIMIT",
+    "SMALL_BOX_DEG2",
+    "SORT_DRIVE_MIN",
+    "CandidateCounter",
+    "compile_filter",
+]
