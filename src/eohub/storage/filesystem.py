@@ -103,8 +103,12 @@ class FilesystemStore:
         meta_partial = partial.with_suffix(".json" + _PARTIAL)
         try:
             with _translated(f"creating a temporary file for {key!r}"):
-                self._tmp.mkdir(parents=True, exist_ok=True)
-                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                try:
+                    fd = os.open(partial, flags, 0o644)
+                except FileNotFoundError:  # the temporary folder was removed behind our back
+                    self._tmp.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(partial, flags, 0o644)
             try:
                 digests = self._write(fd, key, stream, expected_size)
                 with _translated(f"flushing {key!r} to disk"):
@@ -162,15 +166,17 @@ class FilesystemStore:
             return hasher.digests()
 
     def _move_into_place(self, source: Path, destination: Path) -> None:
+        # Rename first and create the folders only when missing: most renames land in an
+        # existing folder, and folder creation is a slow metadata operation on many disks.
         # A concurrent delete may prune the (empty) parent between mkdir and rename: retry.
-        for attempt in range(3):
+        for attempt in range(4):
             try:
-                destination.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source, destination)
                 return
             except FileNotFoundError:
-                if attempt == 2 or not source.exists():
+                if attempt == 3 or not source.exists():
                     raise
+                destination.parent.mkdir(parents=True, exist_ok=True)
             except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
                 raise StorageError(
                     f"key {self._key_of(destination)!r} clashes with an existing folder or "
@@ -187,9 +193,9 @@ class FilesystemStore:
         }
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
+            # No fsync: a sidecar lost or stale after a power cut no longer matches the file's
+            # identity (size, inode, mtime) and the checksums are recomputed (_rehash).
             _write_all(fd, json.dumps(record).encode())
-            if self.fsync:
-                os.fsync(fd)
         finally:
             os.close(fd)
 
