@@ -120,12 +120,10 @@ class FilesystemStore:
             with _translated(f"writing the checksums of {key!r}"):
                 self._write_meta(meta_partial, digests, st)
             with _translated(f"moving {key!r} into place"):
+                # The object first: a crash between the two renames leaves an object whose
+                # sidecar is missing or stale (recomputed on stat), never a sidecar alone.
+                self._move_into_place(partial, target)
                 self._move_into_place(meta_partial, meta)
-                try:
-                    self._move_into_place(partial, target)
-                except BaseException:
-                    meta.unlink(missing_ok=True)  # a sidecar without its new data is useless
-                    raise
                 if self.fsync:
                     _fsync_dir(target.parent)
         except BaseException:
