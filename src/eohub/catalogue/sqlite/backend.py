@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import queue
 import sqlite3
 import uuid
@@ -88,8 +89,19 @@ class SQLiteCatalogue:
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> None:
-        """Create or upgrade the schema (idempotent)."""
-        self._db.write(lambda conn: schema.migrate(conn, str(self.path)), transaction=False)
+        """Create or upgrade the schema (idempotent).
+
+        Migrations of one file are serialised across threads and processes by an advisory
+        lock on a sibling file: catalogues creating the same new file at once could otherwise
+        glimpse each other's half-initialised header.
+        """
+        lock_path = self.path.with_name(self.path.name + ".migrate-lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._db.write(lambda conn: schema.migrate(conn, str(self.path)), transaction=False)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     # -- writes ----------------------------------------------------------------------------------
     def upsert(self, products: Iterable[Product]) -> int:

@@ -212,13 +212,13 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
     try:
         check_identity(conn, path)
         steps = pending(current_version(conn))
+        if steps:  # marked ours first, so no reader can see a versioned file without the mark
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         for target, statements in steps:
             for statement in statements:
                 conn.execute(statement)
             # PRAGMA takes no bound parameters; ``target`` is an int from this module.
             conn.execute(f"PRAGMA user_version = {int(target)}")
-        if steps:
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
