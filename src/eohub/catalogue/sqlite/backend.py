@@ -95,11 +95,20 @@ class SQLiteCatalogue:
         lock on a sibling file: catalogues creating the same new file at once could otherwise
         glimpse each other's half-initialised header.
         """
+
+        def run() -> None:
+            self._db.write(lambda conn: schema.migrate(conn, str(self.path)), transaction=False)
+
         lock_path = self.path.with_name(self.path.name + ".migrate-lock")
-        with open(lock_path, "a") as lock:
+        try:
+            lock = open(lock_path, "a")
+        except OSError:
+            run()  # an unreachable folder: the database itself reports it clearly
+            return
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                self._db.write(lambda conn: schema.migrate(conn, str(self.path)), transaction=False)
+                run()
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
