@@ -450,7 +450,7 @@ def test_replacing_a_product_replaces_its_index_rows(
         "products": 1,
         "products_rtree": 1,
         "products_fts": 1,
-        "product_attributes": 0,
+        "product_attributes": 1,  # the other product's only: the deleted one's are gone
     }
 
 
