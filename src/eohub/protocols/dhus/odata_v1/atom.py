@@ -90,20 +90,28 @@ def _updated(entity: Entity) -> str:
     return _now()
 
 
+def _head(
+    parent: etree._Element | None, tag: str, root: str, path: str, title: str, updated: str
+) -> etree._Element:
+    """An Atom entry or feed with its id, title, updated and author: a document root (with
+    xml:base) when ``parent`` is None, else a child of ``parent``."""
+    if parent is None:
+        element = etree.Element(f"{{{ATOM}}}{tag}", nsmap=_NSMAP)
+        element.set(f"{{{XML_NS}}}base", f"{root}/")
+    else:
+        element = etree.SubElement(parent, f"{{{ATOM}}}{tag}")
+    etree.SubElement(element, f"{{{ATOM}}}id").text = f"{root}/{path}"
+    etree.SubElement(element, f"{{{ATOM}}}title", type="text").text = clean(title)
+    etree.SubElement(element, f"{{{ATOM}}}updated").text = updated
+    author = etree.SubElement(element, f"{{{ATOM}}}author")
+    etree.SubElement(author, f"{{{ATOM}}}name")
+    return element
+
+
 def _entry(
     parent: etree._Element | None, entity: Entity, root: str, select: tuple[str, ...] = ()
 ) -> etree._Element:
-    if parent is None:
-        entry = etree.Element(f"{{{ATOM}}}entry", nsmap=_NSMAP)
-        entry.set(f"{{{XML_NS}}}base", f"{root}/")
-    else:
-        entry = etree.SubElement(parent, f"{{{ATOM}}}entry")
-    etree.SubElement(entry, f"{{{ATOM}}}id").text = f"{root}/{entity.path}"
-    title = etree.SubElement(entry, f"{{{ATOM}}}title", type="text")
-    title.text = clean(entity.title)
-    etree.SubElement(entry, f"{{{ATOM}}}updated").text = _updated(entity)
-    author = etree.SubElement(entry, f"{{{ATOM}}}author")
-    etree.SubElement(author, f"{{{ATOM}}}name")
+    entry = _head(parent, "entry", root, entity.path, entity.title, _updated(entity))
     etree.SubElement(
         entry, f"{{{ATOM}}}category", term=f"{NAMESPACE}.{entity.type.name}", scheme=SCHEME
     )
@@ -145,17 +153,7 @@ def _entry(
 def _feed(
     parent: etree._Element | None, feed: Feed, root: str, select: tuple[str, ...] = ()
 ) -> etree._Element:
-    if parent is None:
-        element = etree.Element(f"{{{ATOM}}}feed", nsmap=_NSMAP)
-        element.set(f"{{{XML_NS}}}base", f"{root}/")
-    else:
-        element = etree.SubElement(parent, f"{{{ATOM}}}feed")
-    etree.SubElement(element, f"{{{ATOM}}}id").text = f"{root}/{feed.path}"
-    title = etree.SubElement(element, f"{{{ATOM}}}title", type="text")
-    title.text = clean(feed.title)
-    etree.SubElement(element, f"{{{ATOM}}}updated").text = _now()
-    author = etree.SubElement(element, f"{{{ATOM}}}author")
-    etree.SubElement(author, f"{{{ATOM}}}name")
+    element = _head(parent, "feed", root, feed.path, feed.title, _now())
     etree.SubElement(element, f"{{{ATOM}}}link", href=feed.path, rel="self", title=feed.title)
     if feed.count is not None:
         etree.SubElement(element, f"{{{M}}}count").text = str(feed.count)
