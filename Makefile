@@ -5,8 +5,8 @@ BIN     = $(VENV)/bin
 PORT   ?= 8080
 DEMO_PRODUCTS ?= 200
 
-.PHONY: run test-all setup-run setup-test install-run install-dev check lint fmt typecheck imports \
-        test bench clean
+.PHONY: run test-all setup-run setup-test install-run install-dev portal-assets check lint fmt \
+        typecheck imports test bench clean
 
 ## run: set up on a fresh Debian machine and start a hub with demo data on 127.0.0.1:$(PORT)
 run: install-run
@@ -26,11 +26,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-install-run: setup-run $(BIN)/python
+install-run: setup-run $(BIN)/python portal-assets
 	$(BIN)/pip install -q .
 
-install-dev: $(BIN)/python
+install-dev: $(BIN)/python portal-assets
 	$(BIN)/pip install -q -e '.[dev]'
+
+## portal-assets: the map libraries of the web portal, from npm (pinned by package-lock.json)
+portal-assets:
+	bash scripts/build-portal-assets.sh
 
 ## check: exactly what CI runs after set-up
 check: lint typecheck imports test

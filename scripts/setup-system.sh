@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages eohub needs, then (with --test) make the test services ready.
-#   scripts/setup-system.sh          python3-venv (to run a hub)
-#   scripts/setup-system.sh --test   + PostgreSQL 15 with PostGIS 3, started, with a test role
+#   scripts/setup-system.sh          python3-venv, npm (the portal's map libraries)
+#   scripts/setup-system.sh --test   + PostgreSQL 15 with PostGIS 3, started, with a test role,
+#                                    + chromium (the portal's browser tests)
 # Idempotent: installs only what is missing. Uses sudo when not run as root.
 set -euo pipefail
 
@@ -12,7 +13,9 @@ want_test=0
 
 missing=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "$want_test" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   dpkg -s postgresql-15 >/dev/null 2>&1 || missing+=(postgresql-15)
   dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || missing+=(postgresql-15-postgis-3)
 fi

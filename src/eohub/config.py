@@ -78,6 +78,102 @@ class ServerSettings(BaseModel):
     )
 
 
+class QuotaSettings(BaseModel):
+    """Default download limits of every user (a user's own limits override them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent: int | None = Field(
+        default=4, ge=1, description="downloads at once per user and server process"
+    )
+    max_count: int | None = Field(default=None, ge=1, description="downloads per period")
+    max_volume: int | None = Field(default=None, ge=1, description="bytes per period")
+    max_size: int | None = Field(default=None, ge=1, description="largest single download")
+    max_bandwidth: int | None = Field(
+        default=None, ge=1024, description="bytes per second of one download"
+    )
+    period_s: int = Field(default=86_400, ge=1, description="sliding window of count and volume")
+
+
+class AuthSettings(BaseModel):
+    """Accounts, logins and access rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admin_username: str = Field(
+        default="root", description="administrator created on first start with every role"
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="its first password (unset: generated, written to <data_dir>/admin-password)",
+    )
+    anonymous_search: bool = Field(
+        default=True, description="search and metadata without credentials"
+    )
+    anonymous_download: bool = Field(
+        default=False, description="product downloads without credentials"
+    )
+    sqlite_path: Path | None = Field(
+        default=None, description="account file (default <data_dir>/accounts.sqlite)"
+    )
+    realm: str = Field(default="eohub", description="realm of the HTTP Basic challenge")
+    max_failed_logins: int = Field(
+        default=5, ge=1, description="consecutive failures before logins are throttled"
+    )
+    failed_login_delay_s: int = Field(
+        default=30, ge=1, description="first wait once throttled; doubles with each failure"
+    )
+    failed_login_max_delay_s: int = Field(default=900, ge=1, description="longest wait")
+    password_cache_s: float = Field(
+        default=300, ge=0, description="how long a verified password is remembered in memory"
+    )
+    quota: QuotaSettings = Field(default_factory=QuotaSettings)
+
+
+class MailSettings(BaseModel):
+    """Outgoing mail (account confirmation, password reset, saved-search notifications)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server; unset: mails are written to the outbox folder"
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
+    smtp_timeout_s: float = Field(default=20, gt=0)
+    sender: str = Field(default="eohub <noreply@localhost>", description="From: address")
+    outbox: Path | None = Field(
+        default=None, description="folder of written mails (default <data_dir>/outbox)"
+    )
+
+
+class PortalSettings(BaseModel):
+    """The web portal at ``/``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="base-map tiles; empty: only the built-in country outlines",
+    )
+    tile_attribution: str = Field(
+        default="&copy; OpenStreetMap contributors", description="credit shown on the map"
+    )
+    signup: bool = Field(default=True, description="visitors may create accounts")
+    session_days: int = Field(default=14, ge=1, le=365, description="login session lifetime")
+    secure_cookies: bool = Field(
+        default=False, description="send cookies over HTTPS only (set behind an HTTPS proxy)"
+    )
+    unconfirmed_days: int = Field(
+        default=10, ge=1, description="unconfirmed accounts are removed after this many days"
+    )
+    link_hours: int = Field(
+        default=48, ge=1, description="confirmation and password-reset links expire after"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of a hub."""
 
@@ -90,6 +186,9 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -112,6 +211,16 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         """The SQLite catalogue file."""
         return self.catalogue.sqlite_path or self.data_dir / "catalogue.sqlite"
+
+    @property
+    def accounts_path(self) -> Path:
+        """The SQLite account file (used when the catalogue is SQLite)."""
+        return self.auth.sqlite_path or self.data_dir / "accounts.sqlite"
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where mails go when no SMTP server is configured."""
+        return self.mail.outbox or self.data_dir / "outbox"
 
     @property
     def archive_path(self) -> Path:

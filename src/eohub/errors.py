@@ -63,3 +63,31 @@ class CatalogueUnavailable(HubError):
     """The catalogue database cannot be reached or stays locked after retries."""
 
     code = "catalogue_unavailable"
+
+
+class Unauthenticated(HubError):
+    """No credentials, or credentials that do not match an active account."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(HubError):
+    """An authenticated user without the role the request needs."""
+
+    code = "forbidden"
+
+
+class QuotaExceeded(Forbidden):
+    """A download quota of the user is used up (DHuS answers 403 with its message)."""
+
+    code = "quota_exceeded"
+
+
+class TooManyRequests(HubError):
+    """Requests must wait ``retry_after`` seconds (e.g. after repeated failed logins)."""
+
+    code = "too_many_requests"
+
+    def __init__(self, user_message: str, *, retry_after: int) -> None:
+        super().__init__(user_message)
+        self.retry_after = retry_after

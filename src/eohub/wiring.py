@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
+from eohub.auth import Accounts, AccountStore, DownloadGate, LoginPolicy
+from eohub.auth.passwords import Passwords
+from eohub.auth.stores.sql import SqlAccountStore
 from eohub.catalogue.ports import CatalogueBackend
 from eohub.catalogue.service import Catalogue
 from eohub.config import Settings
+from eohub.errors import Conflict
 from eohub.ingest.pipeline import Ingestor
+from eohub.mail import Mailer
+from eohub.model.user import Quota
 from eohub.storage.ports import ObjectStore
+from eohub.workspace import SearchNotifier, Workspace
+from eohub.workspace.store import SqlWorkspaceStore
+
+log = logging.getLogger("eohub")
 
 
 def build_catalogue_backend(settings: Settings) -> CatalogueBackend:
@@ -48,6 +60,87 @@ def build_store(settings: Settings) -> ObjectStore:
     return FilesystemStore(settings.archive_path)
 
 
+def build_account_store(settings: Settings) -> AccountStore:
+    """Accounts in the PostgreSQL catalogue database when there is one, else an SQLite file."""
+    if settings.catalogue.dsn is not None:
+        from eohub.auth.stores.postgres import PostgresAccountStore
+
+        return PostgresAccountStore(settings.catalogue.dsn.get_secret_value())
+    from eohub.auth.stores.sqlite import SQLiteAccountStore
+
+    path = settings.accounts_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteAccountStore(path)
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """SMTP when a server is configured, else the outbox folder."""
+    conf = settings.mail
+    if conf.smtp_host:
+        from eohub.mail.smtp import SmtpMailer
+
+        password = conf.smtp_password.get_secret_value() if conf.smtp_password else None
+        return SmtpMailer(
+            conf.smtp_host,
+            conf.smtp_port,
+            conf.sender,
+            username=conf.smtp_username,
+            password=password,
+            starttls=conf.smtp_starttls,
+            timeout_s=conf.smtp_timeout_s,
+        )
+    from eohub.mail.outbox import OutboxMailer
+
+    return OutboxMailer(settings.outbox_path, conf.sender)
+
+
+def build_accounts(settings: Settings, store: AccountStore) -> Accounts:
+    """The account service with the configured login policy."""
+    conf = settings.auth
+    return Accounts(
+        store,
+        passwords=Passwords(cache_s=conf.password_cache_s),
+        policy=LoginPolicy(
+            max_failures=conf.max_failed_logins,
+            base_delay_s=conf.failed_login_delay_s,
+            max_delay_s=conf.failed_login_max_delay_s,
+        ),
+    )
+
+
+def build_download_gate(settings: Settings, store: AccountStore) -> DownloadGate:
+    """Download quotas with the configured defaults."""
+    q = settings.auth.quota
+    defaults = Quota(
+        max_concurrent=q.max_concurrent,
+        max_count=q.max_count,
+        max_volume=q.max_volume,
+        max_size=q.max_size,
+        max_bandwidth=q.max_bandwidth,
+        period_s=q.period_s,
+    )
+    return DownloadGate(store, defaults)
+
+
+def portal_url(settings: Settings) -> str:
+    """The portal's base URL for links outside a request (mails): the public URL when set."""
+    server = settings.server
+    return (server.public_url or f"http://{server.host}:{server.port}").rstrip("/")
+
+
+def build_workspace(
+    settings: Settings, account_store: AccountStore, catalogue: Catalogue, mailer: Mailer
+) -> Workspace:
+    """Carts and saved searches in the account database; saved searches with notification on
+    are mailed about every product that enters the catalogue (ingest, upload, watch folder)."""
+    if not isinstance(account_store, SqlAccountStore):
+        raise TypeError("the workspace keeps its tables in the SQL account database")
+    store = SqlWorkspaceStore(account_store.connect, account_store.dialect)
+    notifier = SearchNotifier(store, mailer, portal_url=portal_url(settings))
+    catalogue.on_new_products(notifier.notify, active=notifier.active)
+    return Workspace(store, catalogue)
+
+
 @dataclass
 class Hub:
     """Every service of a running hub, built from settings."""
@@ -55,6 +148,10 @@ class Hub:
     settings: Settings
     catalogue: Catalogue
     store: ObjectStore
+    accounts: Accounts
+    downloads: DownloadGate
+    mailer: Mailer
+    workspace: Workspace
 
     def ingestor(self) -> Ingestor:
         """An ingest pipeline writing into this hub."""
@@ -63,11 +160,50 @@ class Hub:
     def close(self) -> None:
         """Release every resource."""
         self.catalogue.backend.close()
+        self.accounts.store.close()
 
 
 def build_hub(settings: Settings, *, migrate: bool = True) -> Hub:
     """Wire a hub; ``migrate`` brings the catalogue schema up to date first."""
     backend = build_catalogue_backend(settings)
+    account_store = build_account_store(settings)
     if migrate:
         backend.migrate()
-    return Hub(settings=settings, catalogue=Catalogue(backend), store=build_store(settings))
+        account_store.migrate()
+    catalogue = Catalogue(backend)
+    mailer = build_mailer(settings)
+    return Hub(
+        settings=settings,
+        catalogue=catalogue,
+        store=build_store(settings),
+        accounts=build_accounts(settings, account_store),
+        downloads=build_download_gate(settings, account_store),
+        mailer=mailer,
+        workspace=build_workspace(settings, account_store, catalogue, mailer),
+    )
+
+
+def bootstrap_administrator(hub: Hub) -> None:
+    """Create the configured administrator on first start (every role on each start).
+
+    A generated first password is written to ``<data_dir>/admin-password`` (mode 600), never
+    to the log.
+    """
+    conf = hub.settings.auth
+    password = conf.admin_password.get_secret_value() if conf.admin_password else None
+    try:
+        generated = hub.accounts.ensure_administrator(conf.admin_username, password)
+    except Conflict:  # another server process created it at the same moment
+        return
+    if generated is None:
+        return
+    path = hub.settings.data_dir / "admin-password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(generated + "\n")
+    log.warning(
+        "created administrator %r with a generated password, written to %s",
+        conf.admin_username,
+        path,
+    )

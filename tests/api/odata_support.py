@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from account_support import DOWNLOADER, add_downloader
 from eohub.api.app import create_app
 from eohub.config import Settings
 from eohub.demo.factory import demo_products
@@ -44,6 +45,7 @@ class OdataHub:
 def build_odata_hub(root: Path, *, n: int = 8, seed: int = 0, **settings: object) -> OdataHub:
     """Ingest ``n`` factory products (every mission) and catalogue one offline product."""
     hub = build_hub(Settings(data_dir=root / "hub", **settings))  # type: ignore[arg-type]
+    add_downloader(hub)
     summary = hub.ingestor().ingest_all(demo_products(n, root / "incoming", seed=seed))
     assert not summary.rejected, summary.rejected
     products = list(hub.catalogue.search(Query(limit=100)).items)
@@ -61,7 +63,9 @@ def asgi_get(app: FastAPI, url: str, **kwargs: object) -> httpx.Response:
 
 
 def asgi_request(app: FastAPI, method: str, url: str, **kwargs: object) -> httpx.Response:
-    """One request of any method through the ASGI app."""
+    """One request of any method through the ASGI app, as :data:`DOWNLOADER` unless ``auth``
+    is given (``auth=None``: anonymous)."""
+    kwargs.setdefault("auth", DOWNLOADER)
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)

@@ -266,7 +266,7 @@ def test_formats_csv_metalink_metadata_service(app: FastAPI, data: OdataHub) -> 
     assert "Products" in service["EntitySets"]
     assert asgi_get(app, "/odata/v1/$metadata?$format=json").status_code == 400
     deleted = _json(app, "/odata/v1/DeletedProducts?$format=json")
-    assert deleted["results"] == []  # deletion is not implemented yet
+    assert deleted["results"] == []  # nothing was deleted in this hub
     classes = _json(app, "/odata/v1/Classes?$format=json")["results"]
     assert {c["Id"] for c in classes} == {
         f"{p.collection}:{p.product_type}" for p in [*data.products, data.offline]

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from odata_support import asgi_get
 
+from account_support import add_downloader
 from eohub.api.app import create_app
 from eohub.config import Settings
 from eohub.demo.records import generate_products
@@ -36,6 +37,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
         catalogue = {"dsn": request.getfixturevalue("postgres_dsn")}
     built = build_hub(Settings(data_dir=tmp_path / "hub", catalogue=catalogue))  # type: ignore[arg-type]
     built.catalogue.upsert(PRODUCTS)
+    add_downloader(built)
     yield built
     built.close()
 

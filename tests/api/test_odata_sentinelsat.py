@@ -19,6 +19,7 @@ from sentinelsat import SentinelAPI
 from sentinelsat.exceptions import InvalidKeyError, LTATriggered
 from sentinelsat.products import make_path_filter
 
+from account_support import DOWNLOADER
 from eohub.protocols.dhus.odata_v1.entities import media_name
 
 
@@ -38,7 +39,7 @@ def base_url(data: OdataHub) -> Iterator[str]:
 @pytest.fixture(params=["dhus", "apihub"])
 def api(request: pytest.FixtureRequest, base_url: str) -> SentinelAPI:
     logging.getLogger("sentinelsat").setLevel(logging.WARNING)
-    client = SentinelAPI(None, None, f"{base_url}/{request.param}/", show_progressbars=False)
+    client = SentinelAPI(*DOWNLOADER, f"{base_url}/{request.param}/", show_progressbars=False)
     return client
 
 
@@ -151,7 +152,7 @@ def test_node_filter_download_reads_the_manifest_and_files(
 def test_user_guide_urls_with_curl_style_requests(base_url: str, data: OdataHub) -> None:
     product = data.with_quicklook()
     url = f"{base_url}/dhus/odata/v1/Products('{product.id}')/$value"
-    response = requests.get(url, timeout=30)
+    response = requests.get(url, auth=DOWNLOADER, timeout=30)
     assert response.status_code == 200
     assert response.headers["Content-Disposition"] == (f'inline;filename="{media_name(product)}"')
     assert response.content == _stored(data, product.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -226,7 +227,7 @@ def test_public_url_setting_drives_links(hub: Hub) -> None:
             )
         }
     )
-    other = Hub(settings=settings, catalogue=hub.catalogue, store=hub.store)
+    other = dataclasses.replace(hub, settings=settings)
     body = json.loads(
         call(_app(other), "GET", "/dhus/search", params={"q": "*", "format": "json"}).content
     )

@@ -81,6 +81,13 @@ def test_migrate_demo_serve_and_search(tmp_path: Path) -> None:
             time.sleep(0.2)
         body = httpx.get(f"{base}/api/search", params={"count": "true"}, timeout=10).json()
         assert body["total"] == 12
+        password_file = data / "admin-password"  # the first start created the administrator
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        root = ("root", password_file.read_text().strip())
+        product = body["items"][0]["id"]
+        url = f"{base}/odata/v1/Products('{product}')/$value"
+        assert httpx.get(url, timeout=10).status_code == 401
+        assert httpx.get(url, auth=root, timeout=10).status_code == 200
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -14,7 +14,7 @@ import uvicorn
 from eohub.api.app import create_app
 from eohub.config import Settings
 from eohub.demo.records import generate_products
-from eohub.model import Footprint
+from eohub.model import Footprint, Role
 from eohub.query import (
     Compare,
     CompareOp,
@@ -43,6 +43,7 @@ def _free_port() -> int:
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     hub = build_hub(Settings(data_dir=tmp_path_factory.mktemp("sentinelsat")))
     hub.catalogue.upsert(generate_products(3000, seed=21))
+    hub.accounts.create("user", "password", [Role.SEARCH])
     yield hub
     hub.close()
 

@@ -21,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 from lxml import etree
 
+from account_support import DOWNLOADER, add_downloader
 from eohub.api.app import create_app
 from eohub.config import Settings
 from eohub.demo.factory import demo_products
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"no fixtures at {
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     root = tmp_path_factory.mktemp("odata-golden")
     hub = build_hub(Settings(data_dir=root / "hub"))
+    add_downloader(hub)
     hub.ingestor().ingest_all(demo_products(8, root / "in", seed=0))
     offline = next(iter(generate_products(1, seed=99)))
     hub.catalogue.upsert([offline.evolve(online=False, archive_key=None)])
@@ -61,7 +63,9 @@ def _get(app: FastAPI, path: str, method: str = "GET", **headers: str) -> httpx.
         transport = httpx.ASGITransport(app=app)
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as c:
-                return await c.request(method, f"/apihub/odata/v1/{path}", headers=headers)
+                return await c.request(
+                    method, f"/apihub/odata/v1/{path}", headers=headers, auth=DOWNLOADER
+                )
 
     return anyio.run(go)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from eohub import __version__
-from eohub.api import errors, odata, opensearch, plain
+from eohub.api import errors, odata, odata_ingests, opensearch, plain, portal, upload
 from eohub.config import Settings
-from eohub.wiring import Hub, build_hub
+from eohub.wiring import Hub, bootstrap_administrator, build_hub
 
 
 def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
@@ -21,6 +23,12 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = hub is None
         app.state.hub = hub or build_hub(settings)
+        if own:
+            await run_in_threadpool(bootstrap_administrator, app.state.hub)
+            # A server process: its start-up objects (modules, the hub) live as long as it,
+            # so keep them out of the collector's full passes, which otherwise walked them all
+            # every few requests (2.5 ms a request on a 100-row OpenSearch page).
+            gc.freeze()
         try:
             yield
         finally:
@@ -32,6 +40,9 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         app.state.hub = hub
     errors.install(app)
     app.include_router(plain.router)
+    app.include_router(upload.router)
+    app.include_router(odata_ingests.router)  # before the OData catch-all routes
     app.include_router(odata.router)
     app.include_router(opensearch.router)
+    portal.install(app)
     return app

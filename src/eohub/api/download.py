@@ -25,6 +25,7 @@ import anyio
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from eohub.auth.quotas import Ticket
 from eohub.storage.ports import ByteRange
 
 Reader = Callable[[ByteRange | None], Iterator[bytes]]
@@ -45,6 +46,8 @@ class Media:
     last_modified: datetime | None
     reader: Reader
     accel_path: str | None = None
+    admit: Callable[[int, int], Ticket] | None = None
+    """Called with (offset, length) before bytes are sent: checks quotas, records the download."""
 
 
 class RangeError(Exception):
@@ -146,15 +149,26 @@ def base_headers(media: Media) -> dict[str, str]:
     return headers
 
 
-async def _stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Pull chunks in a worker thread; always close the reader (client gone or not)."""
+async def _stream(chunks: Iterator[bytes], ticket: Ticket | None) -> AsyncIterator[bytes]:
+    """Pull chunks in a worker thread; always close the reader (client gone or not).
+
+    A ticket's bandwidth limit is applied by sleeping between chunks (no thread is held), and
+    the ticket is closed at the end, which frees the user's concurrent-download slot.
+    """
+    throttle = ticket.throttle if ticket else None
     try:
         while True:
             chunk = await anyio.to_thread.run_sync(next, chunks, None)
             if chunk is None:
                 return
+            if throttle is not None:
+                wait = throttle.delay(len(chunk))
+                if wait > 0:
+                    await anyio.sleep(wait)
             yield chunk
     finally:
+        if ticket is not None:
+            ticket.close()
         close = getattr(chunks, "close", None)
         if close is not None:
             await anyio.to_thread.run_sync(close)
@@ -177,15 +191,32 @@ async def media_response(request: Request, media: Media, error: ErrorResponse) -
         except RangeError as exc:
             extra = {"Content-Range": f"bytes */{media.size}"} if exc.status == 416 else {}
             return error(exc.status, exc.message, extra)
+    ticket = None
+    if request.method == "GET" and media.admit is not None:
+        start = byte_range.start if byte_range else 0
+        length = byte_range.length if byte_range else media.size
+        ticket = await anyio.to_thread.run_sync(media.admit, start, length)
     if media.accel_path is not None and request.method == "GET":
         # nginx serves the bytes (and the range) from its internal location.
-        return Response(status_code=200, headers={**headers, "X-Accel-Redirect": media.accel_path})
+        headers["X-Accel-Redirect"] = media.accel_path
+        if ticket is not None:
+            if ticket.throttle is not None:
+                headers["X-Accel-Limit-Rate"] = str(ticket.throttle.rate)
+            ticket.close()  # nginx's own limits govern the transfer from here
+        return Response(status_code=200, headers=headers)
     shown = byte_range or (ByteRange(0, media.size - 1) if media.size else None)
     if shown is not None:
         headers["Content-Range"] = f"bytes {shown.start}-{shown.end}/{media.size}"
     headers["Content-Length"] = str(shown.length if shown else 0)
     status = 206 if byte_range is not None else 200
     if request.method == "HEAD" or shown is None:
+        if ticket is not None:
+            ticket.close()
         return Response(status_code=status, headers=headers)
-    chunks = await anyio.to_thread.run_sync(media.reader, byte_range)
-    return StreamingResponse(_stream(chunks), status_code=status, headers=headers)
+    try:
+        chunks = await anyio.to_thread.run_sync(media.reader, byte_range)
+    except BaseException:
+        if ticket is not None:
+            ticket.close()
+        raise
+    return StreamingResponse(_stream(chunks, ticket), status_code=status, headers=headers)

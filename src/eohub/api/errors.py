@@ -5,21 +5,28 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from eohub.api import auth
 from eohub.errors import (
     CatalogueUnavailable,
     Conflict,
+    Forbidden,
     HubError,
     InvalidQuery,
     NotFound,
+    TooManyRequests,
+    Unauthenticated,
 )
 
 log = logging.getLogger("eohub.api")
 
 STATUS: dict[type[HubError], int] = {
     InvalidQuery: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
+    TooManyRequests: 429,
     Conflict: 409,
     CatalogueUnavailable: 503,
 }
@@ -45,11 +52,25 @@ def plain_error(error: HubError) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=status)
 
 
-def install(app: FastAPI) -> None:
-    """Register the default handler for domain errors."""
+_OPENSEARCH = ("/search", "/dhus/search", "/apihub/search")
 
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
+
+def install(app: FastAPI) -> None:
+    """Register the default handler for domain errors.
+
+    Access errors carry the Basic challenge, ``Retry-After`` and DHuS's ``cause-message``;
+    on the OpenSearch routes they are the servlet container's HTML page, as on DHuS.
+    """
+
+    async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HubError)
-        return plain_error(exc)
+        if not auth.is_access_error(exc):
+            return plain_error(exc)
+        headers = auth.challenge_headers(request, exc)
+        if request.url.path.startswith(_OPENSEARCH):
+            return auth.html_error(status_of(exc), exc, headers)
+        response = plain_error(exc)
+        response.headers.update(headers)
+        return response
 
     app.add_exception_handler(HubError, handle)

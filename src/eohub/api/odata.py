@@ -3,8 +3,9 @@
 Requests are resolved by :class:`eohub.protocols.dhus.odata_v1.service.ODataService` and
 rendered here in the asked format; media (``$value``) are streamed by :mod:`eohub.api.download`.
 Errors are OData error documents (JSON when JSON was asked for, else XML) with DHuS's
-``cause-message`` header, never the plain JSON envelope. No authentication yet: protect the
-router with ``app.include_router(router, dependencies=[Depends(...)])``.
+``cause-message`` header, never the plain JSON envelope. Metadata needs the SEARCH role,
+product and file values the DOWNLOAD role and a place in the user's download quota
+(quicklooks and thumbnails need SEARCH only).
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from eohub.api import download
+from eohub.api.auth import authorize, challenge_headers, is_access_error
 from eohub.api.errors import status_of
+from eohub.auth.quotas import Ticket
 from eohub.errors import HubError
+from eohub.model.user import Role, User
 from eohub.protocols.dhus.odata_v1 import atom, formats, json_format
+from eohub.protocols.dhus.odata_v1.deletion import delete_product, parse_delete
 from eohub.protocols.dhus.odata_v1.entities import media_name, product_path
 from eohub.protocols.dhus.odata_v1.errors import ODataError, bad_request
 from eohub.protocols.dhus.odata_v1.options import Format, parse_format, parse_options, parse_path
@@ -57,7 +62,8 @@ def _hub(request: Request) -> Hub:
     return hub
 
 
-def _wants_json(request: Request) -> bool:
+def wants_json(request: Request) -> bool:
+    """Whether the client asked for JSON (``$format`` or ``Accept``)."""
     raw = request.query_params.get("$format")
     if raw is not None:
         try:
@@ -68,19 +74,23 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "xml" not in accept
 
 
-def _error(request: Request, error: ODataError, extra: dict[str, str] | None = None) -> Response:
+def error_response(
+    request: Request, error: ODataError, extra: dict[str, str] | None = None
+) -> Response:
+    """An OData error document (JSON or XML as asked) with DHuS's ``cause-message``."""
     headers = {"cause-message": error.cause_message.encode("latin-1", "replace").decode("latin-1"),
                "DataServiceVersion": "1.0", **(extra or {})}  # fmt: skip
     if error.status >= 500:
         log.error("OData request %s failed: %s", request.url.path, error.detail)
-    if _wants_json(request):
+    if wants_json(request):
         body, kind = json_format.error_document(error.user_message), _JSON
     else:
         body, kind = atom.error_document(error.user_message), "application/xml"
     return Response(body, status_code=error.status, media_type=kind, headers=headers)
 
 
-def _as_odata(error: HubError) -> ODataError:
+def as_odata(error: HubError) -> ODataError:
+    """A domain error as an OData error with its status and DHuS-style cause."""
     if isinstance(error, ODataError):
         return error
     if isinstance(error, StorageError):
@@ -91,13 +101,14 @@ def _as_odata(error: HubError) -> ODataError:
     return ODataError(status, error.user_message, cause=cause)
 
 
-def _service_root(request: Request, prefix: str) -> str:
+def service_root(request: Request, prefix: str) -> str:
+    """The absolute URL of the OData service under ``prefix`` (public URL when set)."""
     public = _hub(request).settings.server.public_url
     base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
     return f"{base}{prefix}{_SERVICE}"
 
 
-def _resource_path(request: Request) -> tuple[str, str]:
+def resource_path(request: Request) -> tuple[str, str]:
     """(mount prefix, raw resource path below /odata/v1) from the undecoded request path."""
     raw = request.scope.get("raw_path") or request.url.path.encode()
     path = raw.decode("latin-1").split("?", 1)[0]
@@ -160,7 +171,7 @@ def _render_feed(result: FeedResult, root: str, fmt: Format | None) -> Response:
     return _ok(atom.feed_document(feed, root, result.select), kind)
 
 
-def _media(request: Request, result: MediaResult) -> download.Media:
+def _media(request: Request, result: MediaResult, user: User) -> download.Media:
     hub = _hub(request)
     store, key, member, tree = hub.store, result.key, result.member, result.tree
     assert key is not None
@@ -177,38 +188,65 @@ def _media(request: Request, result: MediaResult) -> download.Media:
     prefix = hub.settings.server.accel_redirect_prefix
     if prefix and member is None and hub.settings.storage.backend == "filesystem":
         accel = prefix.rstrip("/") + "/" + urllib.parse.quote(key)
+    admit = None
+    if not result.preview and result.product_id is not None:
+        product_id, size = result.product_id, result.size
+
+        def admit(offset: int, length: int) -> Ticket:
+            return hub.downloads.admit(user, product_id, size, offset, length)
+
     return download.Media(result.size, result.content_type, result.filename, result.etag,
-                          result.last_modified, reader, accel)  # fmt: skip
+                          result.last_modified, reader, accel, admit)  # fmt: skip
 
 
 async def _handle(request: Request) -> Response:
-    prefix, raw_path = _resource_path(request)
-    root = _service_root(request, prefix)
+    prefix, raw_path = resource_path(request)
+    root = service_root(request, prefix)
     try:
+        user = await authorize(request, Role.SEARCH)
         segments = parse_path(raw_path)
-        options = parse_options(dict(request.query_params))
+        options = parse_options(dict(request.query_params), segments)
         fmt = options.format
-        if fmt is None and _wants_json(request):
+        if fmt is None and wants_json(request):
             fmt = Format.JSON
         service = ODataService(_hub(request).catalogue, _hub(request).store)
         result = await anyio.to_thread.run_sync(service.handle, segments, options)
         if isinstance(result, MediaResult):
+            if not result.preview:
+                user = await authorize(request, Role.DOWNLOAD)
             if result.offline:
                 # The DHuS answer for an offline product: 202 Accepted, retrieval queued.
                 # Retrieval from another hub is not implemented yet; the answer already is.
                 return Response(status_code=202, media_type="text/plain",
                                 headers={"DataServiceVersion": "2.0"})  # fmt: skip
-            media = _media(request, result)
+            media = _media(request, result, user)
             return await download.media_response(
-                request, media, lambda s, m, h: _error(request, ODataError(s, m), h)
+                request, media, lambda s, m, h: error_response(request, ODataError(s, m), h)
             )
         return _render(request, result, root, fmt)
     except HubError as exc:
-        return _error(request, _as_odata(exc))
+        extra = challenge_headers(request, exc) if is_access_error(exc) else None
+        return error_response(request, as_odata(exc), extra)
+
+
+async def _delete(request: Request) -> Response:
+    """``DELETE Products('<uuid>')[?cause=...][&purge=true]``: 204, or an OData error."""
+    _, raw_path = resource_path(request)
+    try:
+        await authorize(request, Role.DATA_MANAGER)  # as DHuS: only data managers delete
+        deletion = parse_delete(parse_path(raw_path), dict(request.query_params))
+        hub = _hub(request)
+        await anyio.to_thread.run_sync(delete_product, hub.catalogue, hub.store, deletion)
+    except HubError as exc:
+        extra = challenge_headers(request, exc) if is_access_error(exc) else None
+        return error_response(request, as_odata(exc), extra)
+    return Response(status_code=204, headers={"DataServiceVersion": "1.0"})
 
 
 for _prefix in PREFIXES:
     router.add_api_route(f"{_prefix}{_SERVICE}", _handle, methods=["GET", "HEAD"],
                          include_in_schema=False)  # fmt: skip
     router.add_api_route(f"{_prefix}{_SERVICE}/{{path:path}}", _handle, methods=["GET", "HEAD"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"{_prefix}{_SERVICE}/{{path:path}}", _delete, methods=["DELETE"],
                          include_in_schema=False)  # fmt: skip

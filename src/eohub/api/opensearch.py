@@ -4,9 +4,8 @@ Parameters are decoded from the raw query string (UTF-8, else Latin-1, as DHuS c
 them). Query errors answer HTTP 200 with DHuS's error feed; ``rows`` over 100 and a missing
 ``q`` answer 400 and an over-long query 500 with a ``cause-message`` header, as DHuS does.
 
-Hooks: :func:`search_access` guards every route (anonymous for now; override it with
-``app.dependency_overrides`` or replace it to require the SEARCH role), and :func:`clock` gives
-the time ``NOW`` stands for in date math.
+Every route needs the SEARCH role (or anonymous search allowed by the settings);
+:func:`clock` gives the time ``NOW`` stands for in date math.
 """
 
 from __future__ import annotations
@@ -21,7 +20,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from eohub.api.auth import authorize
 from eohub.errors import InvalidQuery
+from eohub.model.user import Role
 from eohub.protocols.dhus import opensearch_atom, opensearch_json
 from eohub.protocols.dhus.opensearch import (
     HUB_NAME,
@@ -43,7 +44,8 @@ def clock() -> datetime:
 
 
 async def search_access(request: Request) -> None:
-    """Access check of the search routes: every request is allowed for now."""
+    """Access check of the search routes: the SEARCH role."""
+    await authorize(request, Role.SEARCH)
 
 
 def _base(request: Request, prefix: str) -> str:

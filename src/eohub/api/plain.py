@@ -1,4 +1,4 @@
-"""eohub's own plain JSON endpoints: health, search, one product."""
+"""eohub's own plain JSON endpoints: health, version, search, one product."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from eohub import __version__
+from eohub.api.auth import requires
 from eohub.errors import NotFound
+from eohub.model.user import Role
 from eohub.protocols import plain
 from eohub.query.query import Query
 from eohub.wiring import Hub
 
 router = APIRouter()
+searching = [Depends(requires(Role.SEARCH))]
 
 
 def _json(body: Any) -> Response:
@@ -33,7 +37,16 @@ def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
 
-@router.get("/api/search")
+def version() -> Response:
+    """DHuS's ``api/stub/version``, answered without credentials (sentinelsat ``--info``)."""
+    return _json({"value": __version__})
+
+
+for _prefix in ("", "/dhus", "/apihub"):
+    router.add_api_route(f"{_prefix}/api/stub/version", version, methods=["GET"])
+
+
+@router.get("/api/search", dependencies=searching)
 def search(request: Request) -> Response:
     """Plain JSON search (parameters: see ``eohub.protocols.plain``)."""
     query = plain.parse(dict(request.query_params))
@@ -41,7 +54,7 @@ def search(request: Request) -> Response:
     return _json(plain.render(page))
 
 
-@router.get("/api/products/{product_id}")
+@router.get("/api/products/{product_id}", dependencies=searching)
 def product(request: Request, product_id: str) -> Response:
     """One product as plain JSON."""
     try:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Protocol
 
+from eohub.model.deleted import DeletedProduct
 from eohub.model.product import Product
+from eohub.query.deleted import DeletedQuery
 from eohub.query.query import Page, Query
 
 
@@ -33,8 +36,27 @@ class CatalogueBackend(Protocol):
     def find_by_name(self, name: str) -> Product | None:
         """One product by identifier (name without extension)."""
 
-    def delete(self, product_id: uuid.UUID) -> bool:
-        """Remove a product; False when it was not there."""
+    def delete(
+        self,
+        product_id: uuid.UUID,
+        *,
+        cause: str | None = None,
+        purge: bool = False,
+        deletion_date: datetime | None = None,
+    ) -> DeletedProduct | None:
+        """Remove a product and, unless ``purge``, record it in the deleted products, in one
+        transaction; returns what was removed (None when the Id is unknown).
+
+        ``deletion_date`` defaults to now; a deletion of an Id recorded before replaces the
+        earlier record. Upserting the Id again later leaves the record in place (as DHuS).
+        """
+
+    def deleted(self, query: DeletedQuery) -> Page[DeletedProduct]:
+        """One page of deleted products in the query's order, with the count when asked;
+        the same page as ``eohub.query.deleted.select_deleted``."""
+
+    def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct | None:
+        """The deletion record of one Id."""
 
     def search(self, query: Query) -> Page[Product]:
         """One page of a normalised query."""

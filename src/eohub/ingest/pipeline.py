@@ -261,18 +261,19 @@ class Ingestor:
             if on_result is not None:
                 on_result(result)
 
-        if workers <= 1:
-            for path in find_products(paths):
-                report(self.ingest(path))
-            return summary
-        pending: deque[Future[IngestResult]] = deque()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eohub-ingest") as pool:
-            for path in find_products(paths):
-                pending.append(pool.submit(self.ingest, path))
-                if len(pending) >= 2 * workers:
+        with self.catalogue.gathering():  # one saved-search mail per run, not per product
+            if workers <= 1:
+                for path in find_products(paths):
+                    report(self.ingest(path))
+                return summary
+            pending: deque[Future[IngestResult]] = deque()
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eohub-ingest") as pool:
+                for path in find_products(paths):
+                    pending.append(pool.submit(self.ingest, path))
+                    if len(pending) >= 2 * workers:
+                        report(pending.popleft().result())
+                while pending:
                     report(pending.popleft().result())
-            while pending:
-                report(pending.popleft().result())
         return summary
 
 

@@ -84,19 +84,20 @@ def watch(
                 current[path] = _signature(path)
             except OSError:
                 continue  # vanished between listing and stat
-        for path, signature in current.items():
-            if seen.get(path) != signature or done.get(path) == signature:
-                continue  # not stable yet, or already handled in this exact state
-            result = ingestor.ingest(path)
-            summary.add(result)
-            if on_result is not None:
-                on_result(result)
-            if result.outcome is not Outcome.REJECTED:
-                if path.exists():
-                    _dispose(path, options)
-                done[path] = signature  # a source left in place is not ingested again
-            elif not result.retryable:
-                done[path] = signature
+        with ingestor.catalogue.gathering():  # one saved-search mail per scan
+            for path, signature in current.items():
+                if seen.get(path) != signature or done.get(path) == signature:
+                    continue  # not stable yet, or already handled in this exact state
+                result = ingestor.ingest(path)
+                summary.add(result)
+                if on_result is not None:
+                    on_result(result)
+                if result.outcome is not Outcome.REJECTED:
+                    if path.exists():
+                        _dispose(path, options)
+                    done[path] = signature  # a source left in place is not ingested again
+                elif not result.retryable:
+                    done[path] = signature
         seen = current
         done = {p: sig for p, sig in done.items() if p in current}  # bounded; gone is forgotten
         if options.max_scans is None or scans < options.max_scans:

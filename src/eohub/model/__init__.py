@@ -10,7 +10,7 @@ from eohub.model.product import (
     product_id_for,
     utc,
 )
-from eohub.model.user import Role, User
+from eohub.model.user import ANONYMOUS, DEFAULT_ROLES, Quota, Role, User
 
 __all__ = [
     "AttributeValue",
@@ -18,6 +18,9 @@ __all__ = [
     "Collection",
     "Footprint",
     "Product",
+    "ANONYMOUS",
+    "DEFAULT_ROLES",
+    "Quota",
     "Role",
     "TimeRange",
     "User",

@@ -320,18 +320,27 @@ class FilesystemStore:
     # -- removing and listing --------------------------------------------------------------
 
     def delete(self, key: str) -> bool:
-        """Remove the object and its sidecar, and the folders this leaves empty."""
+        """Remove the object and its sidecar, and the folders this leaves empty.
+
+        The sidecar goes first: a crash in between leaves an object without a sidecar (its
+        checksums are recomputed on stat), never a sidecar describing nothing.
+        """
         path, meta = self._path(key), self._meta_path(key)
         try:
             if not stat_module.S_ISREG(path.stat().st_mode):
                 return False
-            path.unlink()
         except _NOT_THERE:
             return False
         except OSError as exc:
             raise StorageBackendError(f"cannot delete {key!r}: {exc.strerror or exc}") from exc
         with suppress(OSError):
             meta.unlink(missing_ok=True)
+        try:
+            path.unlink()
+        except _NOT_THERE:
+            return False
+        except OSError as exc:
+            raise StorageBackendError(f"cannot delete {key!r}: {exc.strerror or exc}") from exc
         self._prune(path.parent, self.root)
         self._prune(meta.parent, self._meta)
         return True

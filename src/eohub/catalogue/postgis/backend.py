@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
 
 from eohub.catalogue.postgis import codec
+from eohub.catalogue.postgis import deleted as deleted_table
 from eohub.catalogue.postgis.compiler import MAX_EXPANSION, storable_text, text_prefixes
 from eohub.catalogue.postgis.connection import Conn, Database
 from eohub.catalogue.postgis.schema import apply_migrations
 from eohub.catalogue.postgis.statements import Statement, count_statement, page_statement
 from eohub.catalogue.postgis.writer import write_all
+from eohub.model.deleted import DeletedProduct
 from eohub.model.product import Product
+from eohub.query.deleted import DeletedQuery
 from eohub.query.evaluate import sort_values
 from eohub.query.query import CountMode, Cursor, Page, Query
 
@@ -98,16 +102,41 @@ class PostgisCatalogue:
         replayable = isinstance(products, Sequence)
         return self._db.run(lambda conn: write_all(conn, products), retry=replayable)
 
-    def delete(self, product_id: uuid.UUID) -> bool:
-        """Remove a product and its attributes; False when it was not there."""
+    def delete(
+        self,
+        product_id: uuid.UUID,
+        *,
+        cause: str | None = None,
+        purge: bool = False,
+        deletion_date: datetime | None = None,
+    ) -> DeletedProduct | None:
+        """Remove a product and its attributes and, unless ``purge``, record it as deleted, in
+        one transaction; returns what was removed, or None when it was not there."""
+        when = deletion_date or datetime.now(UTC)
+        locked = sql.SQL("{} WHERE p.id = %s FOR UPDATE OF p").format(_SELECT_P)
 
-        def work(conn: Conn) -> bool:
+        def work(conn: Conn) -> DeletedProduct | None:
             with conn.transaction():
+                with conn.cursor(binary=True) as cur:
+                    row = cur.execute(locked, (product_id,)).fetchone()
+                if row is None:
+                    return None
+                found = DeletedProduct(codec.decode_row(row), when, cause)
+                if not purge:
+                    deleted_table.record(conn, found)
                 conn.execute("DELETE FROM product_attributes WHERE product_id = %s", (product_id,))
-                cur = conn.execute("DELETE FROM products WHERE id = %s", (product_id,))
-                return cur.rowcount > 0
+                conn.execute("DELETE FROM products WHERE id = %s", (product_id,))
+                return found
 
         return self._db.run(work)
+
+    def deleted(self, query: DeletedQuery) -> Page[DeletedProduct]:
+        """One page of deleted products (keyset and/or offset), with their count when asked."""
+        return self._db.run(lambda conn: deleted_table.page(conn, query), query=True)
+
+    def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct | None:
+        """The deletion record of one Id."""
+        return self._db.run(lambda conn: deleted_table.get(conn, product_id), query=True)
 
     # -- reads ---------------------------------------------------------------------------------
     def _fetch(self, where: sql.Composable, params: Sequence[Any]) -> list[Product]:

@@ -7,17 +7,21 @@ import queue
 import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from eohub.catalogue.sqlite import codec, schema
+from eohub.catalogue.sqlite import deleted as deleted_table
 from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
 from eohub.catalogue.sqlite.connections import Connections, translate
 from eohub.catalogue.sqlite.ordering import keyset, order_by
 from eohub.catalogue.sqlite.sqltext import Filter, Sql, marks
 from eohub.errors import Conflict, InvalidQuery
+from eohub.model.deleted import DeletedProduct
 from eohub.model.product import Product
+from eohub.query.deleted import DeletedQuery
 from eohub.query.evaluate import sort_values
 from eohub.query.query import CountMode, Cursor, Page, Query
 from eohub.query.tree import fields_of
@@ -211,19 +215,42 @@ class SQLiteCatalogue:
         conn.executemany("INSERT OR IGNORE INTO terms VALUES (?, ?, ?)", sorted(terms))
         conn.executemany("INSERT OR IGNORE INTO platforms VALUES (?, ?, ?, ?)", platforms)
 
-    def delete(self, product_id: uuid.UUID) -> bool:
-        """Remove a product and its index rows; False when it was not there."""
+    def delete(
+        self,
+        product_id: uuid.UUID,
+        *,
+        cause: str | None = None,
+        purge: bool = False,
+        deletion_date: datetime | None = None,
+    ) -> DeletedProduct | None:
+        """Remove a product and its index rows and, unless ``purge``, record it as deleted, in
+        one transaction; returns what was removed, or None when it was not there."""
+        when = deletion_date or datetime.now(UTC)
 
-        def write(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
+        def write(conn: sqlite3.Connection) -> DeletedProduct | None:
+            row = conn.execute(f"{_SELECT} WHERE p.id = ?", (str(product_id),)).fetchone()
+            if row is None:
+                return None
+            found = DeletedProduct(codec.decode(row), when, cause)
+            if not purge:
+                deleted_table.record(conn, found)
+            pk, boxes = conn.execute(
                 "SELECT pk, boxes FROM products WHERE id = ?", (str(product_id),)
             ).fetchone()
-            if row is None:
-                return False
-            _delete_rows(conn, [(row[0], row[1])])
-            return True
+            _delete_rows(conn, [(pk, boxes)])
+            return found
 
         return self._db.write(write)
+
+    def deleted(self, query: DeletedQuery) -> Page[DeletedProduct]:
+        """One page of deleted products (keyset and/or offset), with their count when asked."""
+        with self._db.read() as conn:
+            return deleted_table.page(conn, query)
+
+    def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct | None:
+        """The deletion record of one Id."""
+        with self._db.read() as conn:
+            return deleted_table.get(conn, product_id)
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, product_id: uuid.UUID) -> Product | None:

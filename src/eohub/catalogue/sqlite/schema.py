@@ -21,6 +21,8 @@ Layout:
   so a case-insensitive match becomes ``col IN (values)`` on the column's ordinary index.
 - ``platforms``: each platform's derived names (mission, short name, serial); filters on those
   become ``platform IN (...)``. Both tables only grow; a stale value matches no product.
+- ``deleted_products``: products deleted without purge, with the deletion date and cause
+  (see ``deleted.py``).
 
 All indexes are BINARY (code point order, the reference semantics): a NOCASE index would cost
 several microseconds more per insert for each indexed column.
@@ -166,8 +168,25 @@ _V1: tuple[str, ...] = (
     """,
 )
 
+# Version 2: products deleted without purge (DHuS DeletedProducts), one row per Id. ``product``
+# is the whole product as ``eohub.catalogue.document`` bytes; pages run in (deletion date, id)
+# or (name, id) order on their own index.
+_V2: tuple[str, ...] = (
+    """
+    CREATE TABLE deleted_products (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        deletion_date INTEGER NOT NULL,
+        deletion_cause TEXT,
+        product BLOB NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX deleted_products_date ON deleted_products(deletion_date, id)",
+    "CREATE INDEX deleted_products_name ON deleted_products(name, id)",
+)
+
 # Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -4,11 +4,12 @@ $inlinecount) and the resource path (``Products('id')/Nodes('x')/$value``)."""
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from eohub.errors import InvalidQuery
+from eohub.protocols.dhus.odata_v1.deleted_filter import parse_deleted_orderby
 from eohub.protocols.dhus.odata_v1.errors import ODataError, bad_request
 from eohub.protocols.dhus.odata_v1.filter_translate import resolve_property
 from eohub.query.query import SortKey
@@ -107,17 +108,23 @@ def _names(raw: str, option: str) -> tuple[str, ...]:
     return names
 
 
-def parse_options(params: Mapping[str, str]) -> Options:
-    """System query options of a request; unknown ``$`` options are a 400 as in Olingo."""
+def parse_options(params: Mapping[str, str], segments: Sequence[Segment] = ()) -> Options:
+    """System query options of a request; unknown ``$`` options are a 400 as in Olingo.
+
+    ``segments`` (the resource path) chooses the ``$orderby`` properties: those of
+    DeletedProducts below that set, else those of Products.
+    """
     for name in params:
         if name.startswith("$") and name not in _SYSTEM:
             raise bad_request(f"Invalid system query option: '{name[:40]}'")
     inline = params.get("$inlinecount")
     if inline is not None and inline not in ("allpages", "none"):
         raise bad_request(f"Invalid value '{inline[:40]}' for $inlinecount (allpages or none)")
+    deleted = bool(segments) and segments[0].name == "DeletedProducts"
+    sort_parser = parse_deleted_orderby if deleted else parse_orderby
     return Options(
         filter=params.get("$filter"),
-        orderby=parse_orderby(params["$orderby"]) if params.get("$orderby") else (),
+        orderby=sort_parser(params["$orderby"]) if params.get("$orderby") else (),
         top=_int_option("$top", params["$top"], MAX_TOP) if "$top" in params else None,
         skip=_int_option("$skip", params["$skip"], MAX_SKIP) if "$skip" in params else 0,
         inlinecount=inline == "allpages",

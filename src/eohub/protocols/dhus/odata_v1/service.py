@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from eohub.errors import NotFound
+from eohub.model.deleted import DeletedProduct
 from eohub.model.product import Product
 from eohub.protocols.dhus.odata_v1 import entities as ent
+from eohub.protocols.dhus.odata_v1.deleted import deleted_entity, deleted_query
 from eohub.protocols.dhus.odata_v1.edm import (
     ALL_SETS,
     ATTRIBUTE,
@@ -36,6 +38,7 @@ from eohub.protocols.dhus.odata_v1.errors import ODataError, bad_request, invali
 from eohub.protocols.dhus.odata_v1.filter_translate import parse as parse_filter
 from eohub.protocols.dhus.odata_v1.nodes import NodeInfo, ProductTree
 from eohub.protocols.dhus.odata_v1.options import DEFAULT_TOP, Format, Options, Segment
+from eohub.query.deleted import DeletedQuery
 from eohub.query.fields import FIELDS
 from eohub.query.query import CountMode, Page, Query, SortKey
 from eohub.query.tree import MATCH_ALL, Compare, CompareOp, Node, and_
@@ -55,6 +58,12 @@ class Products(Protocol):
 
     def get(self, product_id: uuid.UUID) -> Product:
         """One product; raises NotFound."""
+
+    def deleted(self, query: DeletedQuery) -> Page[DeletedProduct]:
+        """One page of deleted products."""
+
+    def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct:
+        """The deletion record of one Id; raises NotFound."""
 
 
 class Stat(Protocol):
@@ -131,6 +140,10 @@ class MediaResult:
     member: NodeInfo | None = None
     tree: ProductTree | None = field(default=None, repr=False)
     offline: bool = False
+    product_id: uuid.UUID | None = None
+    """The product the bytes belong to (downloads are counted against quotas per product)."""
+    preview: bool = False
+    """A quicklook or thumbnail: shown to searchers, not a download."""
 
 
 @dataclass
@@ -178,11 +191,7 @@ class ODataService:
         if head.name == "Classes":
             return self._classes(head, rest, options)
         if head.name == "DeletedProducts":
-            # Deletion is not implemented yet: nothing has been deleted, so the set is empty.
-            if head.key is not None:
-                raise invalid_key(head.key, "DeletedProducts")
-            return self._list(Feed("DeletedProducts", "DeletedProducts", [], type=DELETED_PRODUCT),
-                              rest, options)  # fmt: skip
+            return self._deleted(head, rest, options)
         if head.name in ALL_SETS:
             raise not_found(f"{head.name} can only be reached through a Product")
         raise not_found(f"Could not find an entity set or function import for '{head.name}'.")
@@ -283,13 +292,15 @@ class ODataService:
     def _product_media(self, product: Product) -> MediaResult:
         name = ent.media_name(product)
         if not ent.is_online(product) or product.archive_key is None:
-            return MediaResult(name, ent.PRODUCT_CONTENT_TYPE, offline=True)
+            return MediaResult(name, ent.PRODUCT_CONTENT_TYPE, offline=True,
+                               product_id=product.id)  # fmt: skip
         stat = self.archive.stat(product.archive_key)
         if stat is None:
             raise ODataError(503, f"The data of product {product.id} is temporarily unavailable",
                              cause="DataStoreException")  # fmt: skip
         return MediaResult(name, ent.PRODUCT_CONTENT_TYPE, stat.size, stat.md5,
-                           product.modification_date, key=product.archive_key)  # fmt: skip
+                           product.modification_date, key=product.archive_key,
+                           product_id=product.id)  # fmt: skip
 
     # -- derived products (quicklook, thumbnail) -------------------------------------------------
     def _derived_feed(self, product: Product) -> Feed:
@@ -308,7 +319,8 @@ class ODataService:
             raise invalid_key(kind, "Products")
         filename = f"{product.name}-{'ql' if kind == 'Quicklook' else 'th'}.jpg"
         return MediaResult(filename, "image/jpeg", stat.size, stat.md5,
-                           product.modification_date, key=key)  # fmt: skip
+                           product.modification_date, key=key, product_id=product.id,
+                           preview=True)  # fmt: skip
 
     # -- attributes -----------------------------------------------------------------------------
     def _attributes_feed(self, product: Product) -> Feed:
@@ -370,7 +382,8 @@ class ODataService:
             etag = f"{product.checksum('MD5') or product.id}-{node.crc:08x}"
             return MediaResult(node.name, node.content_type, node.size, etag,
                                product.modification_date, key=product.archive_key,
-                               member=node if node.member else None, tree=tree)  # fmt: skip
+                               member=node if node.member else None, tree=tree,
+                               product_id=product.id)  # fmt: skip
         if rest and rest[0].name == "Nodes" and rest[0].key is None:
             return self._list(self._nodes_feed(product, node, path, tree), rest[1:], options)
         if rest and rest[0].name == "Attributes" and rest[0].key is None:
@@ -385,6 +398,37 @@ class ODataService:
             else:
                 entity.expanded[name] = None
         return self._entity_tail(entity, rest, options)
+
+    # -- deleted products -----------------------------------------------------------------------
+    def _deleted(self, head: Segment, rest: list[Segment], options: Options) -> Result:
+        if head.key is None:
+            if rest and rest[0].name == "$count" and len(rest) == 1:
+                page = self.products.deleted(deleted_query(options).counting())
+                return CountResult(page.total or 0)
+            if rest:
+                raise bad_request(f"Invalid segment '{rest[0].name}' after an entity set")
+            _check_select(DELETED_PRODUCT, options.select)
+            page = self.products.deleted(deleted_query(options))
+            entries = [self._deleted_entity(d, options.expand) for d in page.items]
+            feed = Feed("DeletedProducts", "DeletedProducts", entries, count=page.total,
+                        type=DELETED_PRODUCT)  # fmt: skip
+            return FeedResult(feed, options.select)
+        try:
+            found = self.products.get_deleted(uuid.UUID(head.key))
+        except (ValueError, NotFound):
+            raise invalid_key(head.key, "DeletedProducts") from None
+        if rest and rest[0].name == "Class" and rest[0].key is None:
+            entity = ent.class_entity(found.product.collection, found.product.product_type)
+            return self._entity_tail(entity, rest[1:], options)
+        return self._entity_tail(self._deleted_entity(found, () if rest else options.expand),
+                                 rest, options)  # fmt: skip
+
+    def _deleted_entity(self, found: DeletedProduct, expand: tuple[str, ...]) -> Entity:
+        entity = deleted_entity(found)
+        for name in _check_expand(DELETED_PRODUCT, expand):  # Class is its only navigation
+            entity.expanded[name] = ent.class_entity(found.product.collection,
+                                                     found.product.product_type)  # fmt: skip
+        return entity
 
     # -- collections and classes ----------------------------------------------------------------
     def _distinct(self, name: str, base: Node) -> list[str]:
@@ -442,7 +486,8 @@ class ODataService:
                 return CountResult(len(feed.entries))
             raise bad_request(f"Invalid segment '{rest[0].name}' after a feed")
         if options.filter or options.orderby:
-            raise ODataError(501, f"$filter and $orderby are supported on Products only, not on "
+            raise ODataError(501, f"$filter and $orderby are supported on Products and "
+                             f"DeletedProducts only, not on "
                              f"{feed.title}", cause="ODataNotImplementedException")  # fmt: skip
         if feed.type is not None:
             _check_select(feed.type, options.select)

@@ -1,4 +1,4 @@
-"""The ``eohub`` command: serve, ingest, fsck, demo, config, db."""
+"""The ``eohub`` command: serve, ingest, fsck, demo, config, db (users: ``cli.users``)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,14 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from eohub import __version__
-from eohub.config import Settings, load_settings
+from eohub.cli.context import settings_of as _settings
+from eohub.cli.users import user
 from eohub.errors import HubError
 from eohub.ingest.pipeline import IngestResult, IngestSummary, Outcome
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(obj.get("config"))
-        except (FileNotFoundError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-    settings: Settings = obj["settings"]
-    return settings
 
 
 @click.group()
@@ -61,9 +50,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     import uvicorn
 
     settings = _settings(ctx)
-    from eohub.wiring import build_hub
+    from eohub.wiring import bootstrap_administrator, build_hub
 
-    build_hub(settings).close()  # migrate once before the workers start
+    hub = build_hub(settings)  # migrate once before the workers start
+    try:
+        bootstrap_administrator(hub)
+    finally:
+        hub.close()
     uvicorn.run(
         "eohub.api.app:create_app",
         factory=True,
@@ -288,6 +281,9 @@ def demo(ctx: click.Context, count: int, seed: int) -> None:
     _print_summary(summary)
     if not summary.ok:
         sys.exit(1)
+
+
+main.add_command(user)
 
 
 def run() -> None:

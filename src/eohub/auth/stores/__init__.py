@@ -1,0 +1,1 @@
+"""Concrete account stores; only the composition root imports them."""

@@ -1,0 +1,5 @@
+"""The ``eohub`` command line."""
+
+from eohub.cli.main import main, run
+
+__all__ = ["main", "run"]
