@@ -3,7 +3,12 @@
 Builds (or reuses) a SQLite catalogue of N generated products, starts ``uvicorn`` with the
 hub's app factory and 2 workers on 127.0.0.1, then sends a bounded number of requests from
 this process (a few keep-alive connections in threads) and prints requests/s and latency
-percentiles. Every request asks for an exact count, as DHuS clients get.
+percentiles. Every request asks for an exact count, as DHuS clients get, and every answer is
+checked: HTTP 200, a JSON feed with as many entries as the page should hold.
+
+Wall-clock figures depend on whatever else runs on the machine, so the CPU time of one request
+is printed too: in this process for the handler's path alone (parse, search with its count,
+feed, JSON), in the server's workers per request served, and in this client per request.
 
     python bench/opensearch.py --products 1000000 --requests 3000
     python bench/opensearch.py --products 1000000 --reuse      # skip the catalogue build
@@ -15,8 +20,8 @@ by the server, the client and anything else running: treat figures as indicative
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
-import json
 import os
 import random
 import socket
@@ -30,8 +35,12 @@ from itertools import islice
 from pathlib import Path
 from urllib.parse import quote
 
+import orjson
+
 from eohub.config import Settings
 from eohub.demo import generate_products
+from eohub.protocols.dhus import opensearch_json
+from eohub.protocols.dhus.opensearch import build_feed, decode_params, parse_request
 from eohub.wiring import build_hub
 
 START = datetime(2023, 1, 1, tzinfo=UTC)
@@ -91,6 +100,59 @@ def queries(count: int, seed: int = 1) -> list[str]:
     return out
 
 
+def in_process(data_dir: Path, paths: list[str]) -> float:
+    """CPU milliseconds per request of the handler's path, without HTTP (after a warm-up).
+
+    Start-up objects are frozen out of the garbage collector first, as the server does.
+    """
+    hub = build_hub(Settings(data_dir=data_dir))
+    gc.freeze()
+    try:
+        params = [decode_params(path.partition("?")[2].encode()) for path in paths]
+        now = datetime.now(UTC)
+
+        def handle(p: dict[str, str]) -> bytes:
+            search = parse_request(p, now)
+            page = hub.catalogue.search(search.query)
+            total = page.total if page.total is not None else len(page.items)
+            feed = build_feed(search, page.items, total, base="http://127.0.0.1/",
+                              seconds=0.0, updated="")  # fmt: skip
+            return opensearch_json.render_feed(feed)
+
+        for p in params[:20]:
+            handle(p)
+        started = time.process_time()
+        for p in params:
+            handle(p)
+        return (time.process_time() - started) * 1000 / len(params)
+    finally:
+        hub.close()
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of running processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (uvicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -117,6 +179,20 @@ def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[by
     raise SystemExit("the server did not start")
 
 
+def _check(status: int, kind: str | None, body: bytes, rows: int) -> int | None:
+    """The total of a correct answer (200, a JSON feed, a full page's entries), else None."""
+    if status != 200 or kind != "application/json":
+        return None
+    try:
+        feed = orjson.loads(body)["feed"]
+        total = int(feed["opensearch:totalResults"])
+        entries = feed.get("entry", [])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+    count = len(entries) if isinstance(entries, list) else 1
+    return total if count == min(rows, total) else None
+
+
 def load(port: int, paths: list[str], concurrency: int, max_seconds: float) -> dict[str, float]:
     """Send every path once (bounded by ``max_seconds``); latencies in milliseconds."""
     latencies: list[float] = []
@@ -138,26 +214,30 @@ def load(port: int, paths: list[str], concurrency: int, max_seconds: float) -> d
             response = conn.getresponse()
             body = response.read()
             elapsed = (time.perf_counter() - started) * 1000
+            total = _check(response.status, response.getheader("content-type"), body, 100)
             with lock:
                 latencies.append(elapsed)
-                if response.status != 200:
+                if total is None:
                     errors[0] += 1
                 else:
-                    hits.append(int(json.loads(body)["feed"]["opensearch:totalResults"]))
+                    hits.append(total)
         conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.perf_counter()
+    client_cpu = time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
     ordered = sorted(latencies)
     return {
         "requests": len(latencies),
         "errors": errors[0],
         "seconds": wall,
+        "client_ms": client_cpu * 1000 / max(1, len(latencies)),
         "rps": len(latencies) / wall,
         "p50": ordered[len(ordered) // 2],
         "p95": ordered[int(len(ordered) * 0.95)],
@@ -176,14 +256,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-seconds", type=float, default=300.0)
+    parser.add_argument("--cpu-requests", type=int, default=300, help="in-process CPU sample")
     args = parser.parse_args()
     data_dir = args.data_dir or Path("bench/out") / f"opensearch-{args.products}"
     build(data_dir, args.products, args.reuse)
+    handler_ms = in_process(data_dir, queries(args.cpu_requests, seed=7))
     port = _free_port()
     server = start_server(data_dir, port, args.workers)
     try:
         load(port, queries(50, seed=99), args.concurrency, 60)  # warm caches and pools
+        workers = _children(server.pid)
+        server_cpu = _cpu_seconds(workers)
         result = load(port, queries(args.requests), args.concurrency, args.max_seconds)
+        server_ms = (_cpu_seconds(workers) - server_cpu) * 1000 / max(1, result["requests"])
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -197,6 +282,8 @@ def main() -> None:
     print(f"latency p99     {result['p99']:.1f} ms")
     print(f"matches (mean)  {result['mean_hits']:.0f}, full 100-row pages "
           f"{100 * result['full_pages']:.0f} %")  # fmt: skip
+    print(f"CPU/request     {handler_ms:.1f} ms handler path (in process), "
+          f"{server_ms:.1f} ms server workers, {result['client_ms']:.1f} ms client")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def product_id_for(name: str) -> uuid.UUID:
 
 def utc(value: datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime (naive values are taken as UTC)."""
+    if value.tzinfo is UTC:  # the usual case (every decoded product): nothing to convert
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

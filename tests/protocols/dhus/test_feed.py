@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import pytest
+import shapely
 
 from catalogue_samples import make_product
 from eohub.demo.records import generate_products
 from eohub.errors import InvalidQuery
+from eohub.model import Footprint
 from eohub.protocols.dhus import opensearch_atom, opensearch_json
-from eohub.protocols.dhus.entry import build_entry
+from eohub.protocols.dhus.entry import build_entries, build_entry, footprint_gml
 from eohub.protocols.dhus.opensearch import (
     DhusHttpError,
     build_feed,
@@ -190,6 +192,45 @@ def test_entry_content() -> None:
                              f"Satellite: {p.mission}, Size: {strs['size']}")  # fmt: skip
     s2 = next(x for x in PRODUCTS if x.collection == "SENTINEL-2")
     assert ", Mode:" not in build_entry(s2, BASE).summary
+
+
+def test_gml_swaps_every_coordinate_pair() -> None:
+    wkt = "POLYGON ((-10 -5, 1e-05 -5, 1e-05 2.125, -10 -5), (-2 -4, -1 -4, -1 -3.5, -2 -4))"
+    fp = Footprint.from_wkt(wkt)
+    gml = footprint_gml(fp, wkt)
+    assert gml is not None
+    assert re.findall(r"<gml:coordinates>([^<]*)</gml:coordinates>", gml) == [
+        "-5,-10 -5,1e-05 2.125,1e-05 -5,-10",
+        "-4,-2 -4,-1 -3.5,-1 -4,-2",
+    ]
+    z = "POLYGON Z ((0 0 7, 10 0 7, 10 10 7, 0 0 7))"  # not plain 2D: as it always was written
+    solid = Footprint(original=shapely.from_wkt(z), search=shapely.from_wkt(z))
+    assert "<gml:coordinates>0 7,0 10 7,0 10 7,10 0 7,0</gml:coordinates>" in (
+        footprint_gml(solid, z) or ""
+    )
+
+
+def test_entries_of_a_page_equal_entries_one_by_one() -> None:
+    odd = [
+        make_product("S2A_NONE", footprint=None),
+        make_product("S2A_TYPES", attributes={"generationDate": datetime(2020, 1, 1, 5),
+                                              "sliceNumber": True, "datatakeID": 2.5,
+                                              "vegetationPercentage": 7, "nbFire": "7"}),
+        make_product("S2A_ACROSS", footprint=Footprint.from_wkt(
+            "POLYGON((170 0, 190 0, 190 5, 170 5, 170 0))", strict=False)),
+    ]  # fmt: skip
+    products = [*PRODUCTS, *odd]
+    assert build_entries(products, BASE) == [build_entry(p, BASE) for p in products]
+    typed = dict(build_entry(odd[1], BASE).groups)
+    assert ("generationdate", "2020-01-01T05:00:00Z") in typed["date"]
+    assert ("missiondatatakeid", "2.5") not in typed["int"]  # a float is no int
+    assert ("vegetationpercentage", "7.0") in typed["double"]
+    assert ("nbfire", "7") not in typed["int"]  # text is no int
+    assert dict(typed["str"])["footprint"].startswith("POLYGON ((")
+    assert "footprint" not in dict(dict(build_entry(odd[0], BASE).groups)["str"])
+    assert dict(dict(build_entry(odd[2], BASE).groups)["str"])["footprint"].startswith(
+        "MULTIPOLYGON"
+    )
 
 
 def test_atom_is_well_formed_and_line_oriented() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from shapely.geometry import Point, box
@@ -127,6 +127,17 @@ def test_solr_forms() -> None:
     assert [xpath_number(v) for v in (4, -1.0, 0.012, float("nan"), float("inf"))] == [
         "4", "-1", "0.012", "NaN", "Infinity"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("micros", [0, 1000, 10_000, 100_000, 120_000, 123_000, 999_999, 5])
+@pytest.mark.parametrize("offset", [0, 2, -11])
+def test_solr_dates_every_millisecond_form_and_zone(micros: int, offset: int) -> None:
+    local = datetime(2023, 12, 31, 23, 59, 59, micros, tzinfo=timezone(timedelta(hours=offset)))
+    utc = local.astimezone(UTC)
+    millis = f"{micros // 1000:03d}".rstrip("0")
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis}" if millis else "") + "Z"
+    assert solr_date(local) == expected
+    assert solr_date(datetime(987, 6, 5, 4, 3, 2, micros, tzinfo=UTC)).startswith("0987-06-05T")
 
 
 def test_formats_and_tiles() -> None:

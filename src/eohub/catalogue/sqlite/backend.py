@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from eohub.catalogue.sqlite import codec, schema
+from eohub.catalogue.sqlite import codec, paging, schema
 from eohub.catalogue.sqlite import deleted as deleted_table
 from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
 from eohub.catalogue.sqlite.connections import Connections, translate
@@ -90,6 +90,7 @@ class SQLiteCatalogue:
         self._db = Connections(
             self.path, read_connections=read_connections, busy_timeout_s=busy_timeout_s
         )
+        self._sort_plans = paging.SortPlans()
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -279,18 +280,36 @@ class SQLiteCatalogue:
         return None if row is None else codec.decode(row)
 
     def search(self, query: Query) -> Page[Product]:
-        """One page of a normalised query (fetches at most limit + 1 rows)."""
+        """One page of a normalised query (fetches at most limit + 1 rows).
+
+        The page's keys are sorted before its full rows are read, and an exact total comes
+        from the page's own pass when that pass sees every match anyway (see paging.py).
+        """
         rows: list[Any] = []
         total: int | None = None
         with self._db.read() as conn:
             conn.execute("BEGIN")  # one snapshot for the plan probe, the page and its count
             where = self._where(query, conn)
             if query.limit > 0:
-                rows = self._run(conn, self._page_sql(query, self._page_where(query, where, conn)))
-            if query.count is CountMode.EXACT:
+                page_where = self._page_where(query, where, conn)
+                keys = self._page_sql(query, page_where)
+                counted = (
+                    query.count is CountMode.EXACT
+                    and query.after is None  # the total must not stop at the cursor
+                    and self._sort_plans.sorts_every_match(lambda sql: self._run(conn, sql), keys)
+                )
+                if counted:
+                    keys = self._page_sql(query, page_where, with_total=True)
+                order = order_by(query.sort, page_where)
+                rows = self._run(conn, paging.rows_sql(keys, order, with_total=counted))
+                if counted and rows:
+                    total = int(rows[0][-1])
+                elif counted and query.offset == 0:
+                    total = 0  # past the last match (an offset) the page has no row to tell
+            if query.count is CountMode.EXACT and total is None:
                 total = int(self._run(conn, self._count_sql(where))[0][0])
             conn.execute("COMMIT")
-        items = [codec.decode(row) for row in rows[: query.limit]]
+        items = codec.decode_many(rows[: query.limit])
         more = len(rows) > query.limit
         next_cursor = Cursor(query.sort, sort_values(items[-1], query.sort)) if more else None
         return Page(items=items, total=total, next=next_cursor, sort=query.sort)
@@ -304,7 +323,7 @@ class SQLiteCatalogue:
         return total
 
     def explain(self, query: Query) -> list[str]:
-        """SQLite's plan for one page of a normalised query (for diagnosing slow searches)."""
+        """SQLite's plan choosing one page's keys (for diagnosing slow searches)."""
         with self._db.read() as conn:
             page_sql = self._page_sql(query, self._where(query, conn))
             rows = conn.execute(f"EXPLAIN QUERY PLAN {page_sql.text}", page_sql.params).fetchall()
@@ -343,17 +362,19 @@ class SQLiteCatalogue:
         return compile_filter(query.filter, sort_drives=True)
 
     @staticmethod
-    def _page_sql(query: Query, where: Filter) -> Sql:
-        """The statement of one page: filter, cursor, order, LIMIT limit + 1."""
+    def _page_sql(query: Query, where: Filter, *, with_total: bool = False) -> Sql:
+        """The keys of one page: filter, cursor, order, LIMIT limit + 1 (see paging.py)."""
         conds, params = [where.sql.text], list(where.sql.params)
         if query.after is not None:
             after = keyset(query.after, where.not_null)
             conds.append(after.text)
             params += after.params
-        return Sql(
-            f"{_SELECT} WHERE {' AND '.join(conds)} ORDER BY {order_by(query.sort, where)} "
-            "LIMIT ? OFFSET ?",
-            [*params, query.limit + 1, query.offset],
+        return paging.keys_sql(
+            Sql(" AND ".join(conds), params),
+            order_by(query.sort, where),
+            query.limit + 1,
+            query.offset,
+            with_total=with_total,
         )
 
     @staticmethod

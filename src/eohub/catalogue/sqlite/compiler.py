@@ -9,7 +9,8 @@ Semantics follow :mod:`eohub.query.evaluate`:
 - ``Like`` becomes ``GLOB`` with ``*``/``?`` kept and the literal ``*``, ``?``, ``[`` bracketed;
 - ``Text`` is an FTS5 MATCH over the tokens of :mod:`eohub.query.text`;
 - ``Spatial`` is an R*Tree prefilter on the box of each part of the query geometry, then the
-  exact shapely predicate in the ``eohub_spatial`` SQL function (see functions.py);
+  exact shapely predicate in the ``eohub_spatial`` SQL function (see functions.py), which an
+  ``Intersects`` skips for boxes inside a rectangle the query geometry covers;
 - sorting and cursors are in :mod:`ordering`.
 """
 
@@ -19,9 +20,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import shapely
+from shapely.geometry import Polygon
 
 from eohub.catalogue.sqlite.codec import (
     BOX_SHIFT,
+    MAX_BOXES,
+    Box,
     SqlValue,
     bind,
     boxes,
@@ -204,10 +208,16 @@ class _Compiler:
             return Sql("p.footprint_original IS NOT NULL")
         candidates = _rtree_candidates(geometry, self.time)
         pk = "+p.pk" if self.rtree_probe_only else "p.pk"
+        test = Sql(
+            "eohub_spatial(coalesce(p.footprint_search, p.footprint_original), ?, ?)",
+            [node.op.value, shapely.to_wkb(geometry.search)],
+        )
+        inside = _rtree_inside(geometry, self.time) if node.op is SpatialOp.INTERSECTS else None
+        if inside is not None:
+            # A box inside the query geometry is a footprint part inside it: no shapely test.
+            test = Sql(f"(+p.pk IN ({inside.text}) OR {test.text})", inside.params + test.params)
         return Sql(
-            f"({pk} IN ({candidates.text}) AND eohub_spatial("
-            "coalesce(p.footprint_search, p.footprint_original), ?, ?))",
-            [*candidates.params, node.op.value, shapely.to_wkb(geometry.search)],
+            f"({pk} IN ({candidates.text}) AND {test.text})", candidates.params + test.params
         )
 
     # -- attributes ------------------------------------------------------------------------------
@@ -400,8 +410,8 @@ def _conjuncts(node: Node) -> tuple[Node, ...]:
     return node.items if isinstance(node, And) else (node,)
 
 
-def _rtree_candidates(geometry: Footprint, window: tuple[Value | None, Value | None]) -> Sql:
-    """SELECT of the pks whose R*Tree boxes meet the geometry's boxes and the time window."""
+def _rtree_time(window: tuple[Value | None, Value | None]) -> tuple[str, list[SqlValue]]:
+    """R*Tree terms (and their parameters) of a sensing window: the boxes that overlap it."""
     low, high = window
     time_sql = ""
     time_params: list[SqlValue] = []
@@ -411,6 +421,12 @@ def _rtree_candidates(geometry: Footprint, window: tuple[Value | None, Value | N
     if isinstance(low, datetime):
         time_sql += " AND maxt >= ?"
         time_params.append(rtree_days(to_us(low)))
+    return time_sql, time_params
+
+
+def _rtree_candidates(geometry: Footprint, window: tuple[Value | None, Value | None]) -> Sql:
+    """SELECT of the pks whose R*Tree boxes meet the geometry's boxes and the time window."""
+    time_sql, time_params = _rtree_time(window)
     query_boxes = boxes(geometry)
     params: list[SqlValue] = []
     for minx, maxx, miny, maxy in query_boxes:
@@ -419,6 +435,43 @@ def _rtree_candidates(geometry: Footprint, window: tuple[Value | None, Value | N
         f"SELECT id >> {BOX_SHIFT} FROM products_rtree"
         f" WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?{time_sql}"
         for _ in query_boxes
+    )
+    return Sql(selects, params)
+
+
+def _covered_boxes(geometry: Footprint) -> list[Box]:
+    """Boxes (R*Tree column order) that the search geometry covers: the envelope of each part
+    that is an axis-aligned rectangle (a drawn box, or each side of one split at 180)."""
+    out: list[Box] = []
+    for part in shapely.get_parts(geometry.search):
+        if not isinstance(part, Polygon) or part.interiors:
+            continue
+        minx, miny, maxx, maxy = part.bounds
+        if minx < maxx and miny < maxy and part.covers(shapely.box(minx, miny, maxx, maxy)):
+            out.append((minx, maxx, miny, maxy))
+    return out
+
+
+def _rtree_inside(geometry: Footprint, window: tuple[Value | None, Value | None]) -> Sql | None:
+    """SELECT of the pks with an R*Tree box inside a rectangle the query geometry covers.
+
+    Such a product intersects the geometry for sure: its box holds a non-empty part of its
+    search footprint (float32 boxes are rounded outwards, so the part lies inside the box), and
+    the box lies inside the geometry. The exact test is then needed only for the candidates
+    that straddle the geometry's edge. None when no part of the geometry is a rectangle, or
+    when more than ``MAX_BOXES`` are (as many R*Tree searches as the candidates at most).
+    """
+    inner = _covered_boxes(geometry)
+    if not inner or len(inner) > MAX_BOXES:
+        return None
+    time_sql, time_params = _rtree_time(window)
+    params: list[SqlValue] = []
+    for minx, maxx, miny, maxy in inner:
+        params += [minx, maxx, miny, maxy, *time_params]
+    selects = " UNION ALL ".join(
+        f"SELECT id >> {BOX_SHIFT} FROM products_rtree"
+        f" WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?{time_sql}"
+        for _ in inner
     )
     return Sql(selects, params)
 

@@ -22,7 +22,10 @@ from eohub.errors import CatalogueUnavailable, HubError
 
 T = TypeVar("T")
 
-_MMAP_BYTES = 1 << 30  # read through the OS page cache, not SQLite's private cache
+# Map the whole file: read through the OS page cache, not SQLite's private cache. SQLite caps
+# this at its build's limit (2 GiB in Debian's); pages past the mapping cost a system call per
+# read, ~3 ms a search on a 2 GB catalogue of 1 million products when only 1 GiB was mapped.
+_MMAP_BYTES = 1 << 40
 _WRITER_CACHE_KIB = 256 * 1024  # index pages stay cached during bulk loads
 _READER_CACHE_KIB = 32 * 1024
 _CHECKPOINT_BYTES = 4 << 20  # WAL size that triggers a background checkpoint

@@ -9,9 +9,10 @@ already strings in DHuS's forms (Solr dates, Java doubles, "110.44 MB").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -66,8 +67,17 @@ _PAIR = re.compile(r"(\S+) (\S+?)(,|$)")
 
 
 def _gml_coordinates(ring: str) -> str:
-    """``x y, x y`` (WKT) -> ``y,x y,x`` (GML 2, latitude first), with regular expressions:
-    several times faster than formatting each coordinate in Python."""
+    """``x y, x y`` (WKT) -> ``y,x y,x`` (GML 2, latitude first), by string operations: several
+    times faster than formatting each coordinate in Python.
+
+    Plain 2D rings are swapped by splitting; anything else (a third coordinate, other spacing)
+    goes through the regular expressions, which define the result.
+    """
+    text = ring.replace(", ", " ")
+    if "," not in text and "  " not in text and text.isprintable():
+        flat = text.split(" ")
+        if len(flat) == 2 * (ring.count(",") + 1) and flat[0] and flat[-1]:
+            return " ".join(map(",".join, zip(flat[1::2], flat[::2], strict=True)))
     return _PAIR.sub(r"\2,\1", ring).replace(", ", " ").replace(",,", ",")
 
 
@@ -121,9 +131,25 @@ def _text(value: object, group: Group) -> str | None:
     return str(value)
 
 
-def _specials(product: Product) -> list[tuple[str, str | None]]:
+def _none(_: object) -> None:
+    return None
+
+
+# _text for values of exactly these types (a dict lookup instead of isinstance tests); values
+# of any other type go through _text itself.
+_Format = Callable[[Any], str | None]
+_BY_TYPE: dict[Group, dict[type, _Format]] = {
+    "date": {datetime: solr_date, int: _none, float: _none, str: _none},
+    "int": {datetime: _none, int: str, float: _none, str: _none},
+    "double": {datetime: _none, int: java_double, float: java_double, str: _none},
+    "str": {datetime: solr_date, int: str, float: java_double, str: str},
+}
+for _formats in _BY_TYPE.values():
+    _formats[bool] = _formats[type(None)] = _none
+
+
+def _specials(product: Product, wkt: str | None) -> list[tuple[str, str | None]]:
     fp = product.footprint
-    wkt = footprint_wkt(fp) if fp else None
     level = product.processing_level or ""
     return [
         ("format", format_of(product.filename)),
@@ -141,17 +167,21 @@ def _specials(product: Product) -> list[tuple[str, str | None]]:
 
 
 _Getter = Callable[[Product], object]
+_GROUP_INDEX: dict[Group, int] = {g: k for k, g in enumerate(GROUPS)}
 # Keywords an entry shows, split by where the value lives: the product's own fields (read
-# through the field registry) or its attributes (looked up by name, only those it has).
-_FIELD_KEYWORDS: list[tuple[Group, str, _Getter]] = [
-    (kw.group, kw.name, kw.spec.get)
+# through the field registry) or its attributes (looked up by name, only those it has). Each
+# with its group's position in GROUPS and its formats by value type.
+_FIELD_KEYWORDS: list[tuple[int, Group, str, _Getter, dict[type, _Format]]] = [
+    (_GROUP_INDEX[kw.group], kw.group, kw.name, kw.spec.get, _BY_TYPE[kw.group])
     for kw in KEYWORDS.values()
     if kw.group is not None and not kw.spec.is_attribute
 ]
-_ATTRIBUTE_KEYWORDS: dict[str, list[tuple[Group, str]]] = {}
+_ATTRIBUTE_KEYWORDS: dict[str, list[tuple[int, Group, str, dict[type, _Format]]]] = {}
 for _kw in KEYWORDS.values():
     if _kw.group is not None and _kw.spec.is_attribute:
-        _ATTRIBUTE_KEYWORDS.setdefault(_kw.spec.attribute_name, []).append((_kw.group, _kw.name))
+        _ATTRIBUTE_KEYWORDS.setdefault(_kw.spec.attribute_name, []).append(
+            (_GROUP_INDEX[_kw.group], _kw.group, _kw.name, _BY_TYPE[_kw.group])
+        )
 
 
 def product_links(base: str, product_id: str) -> tuple[tuple[str | None, str], ...]:
@@ -166,20 +196,42 @@ def product_links(base: str, product_id: str) -> tuple[tuple[str | None, str], .
 
 def build_entry(product: Product, base: str) -> Entry:
     """The DHuS entry of ``product``; links point under ``base``."""
-    groups: dict[Group, list[tuple[str, str]]] = {g: [] for g in GROUPS}
-    for group, name, get in _FIELD_KEYWORDS:
-        text = _text(get(product), group)
+    return build_entries([product], base)[0]
+
+
+def build_entries(products: Sequence[Product], base: str) -> list[Entry]:
+    """The DHuS entries of ``products`` (as :func:`build_entry` gives them); the footprints'
+    WKT is written by one vectorised shapely call for all of them."""
+    shown = [_display_geometry(p.footprint) if p.footprint else None for p in products]
+    texts = shapely.to_wkt(shown, rounding_precision=-1, trim=True)
+    return [
+        _entry(product, base, None if wkt is None else str(wkt))
+        for product, wkt in zip(products, texts, strict=True)
+    ]
+
+
+def _entry(product: Product, base: str, wkt: str | None) -> Entry:
+    """One entry; ``wkt`` is :func:`footprint_wkt` of the product's footprint."""
+    groups: tuple[list[tuple[str, str]], ...] = ([], [], [], [])
+    for index, group, name, get, formats in _FIELD_KEYWORDS:
+        value = get(product)
+        if value is None:
+            continue
+        write = formats.get(type(value))
+        text = write(value) if write is not None else _text(value, group)
         if text is not None:
-            groups[group].append((name, text))
+            groups[index].append((name, text))
     for attribute, value in product.attributes.items():
-        for group, name in _ATTRIBUTE_KEYWORDS.get(attribute, ()):
-            text = _text(value, group)
+        for index, group, name, formats in _ATTRIBUTE_KEYWORDS.get(attribute, ()):
+            write = formats.get(type(value))
+            text = write(value) if write is not None else _text(value, group)
             if text is not None:
-                groups[group].append((name, text))
-    for name, special in _specials(product):
+                groups[index].append((name, text))
+    strs_list = groups[_GROUP_INDEX["str"]]
+    for name, special in _specials(product, wkt):
         if special is not None:
-            groups["str"].append((name, special))
-    strs = dict(groups["str"])
+            strs_list.append((name, special))
+    strs = dict(strs_list)
     pid = str(product.id)
     mode = f", Mode: {strs['polarisationmode']}" if "polarisationmode" in strs else ""
     instrument, satellite = strs.get("instrumentshortname", ""), strs.get("platformname", "")
@@ -193,5 +245,5 @@ def build_entry(product: Product, base: str) -> Entry:
         links=product_links(base, pid),
         summary=summary,
         ondemand="false",
-        groups=tuple((g, tuple(groups[g])) for g in GROUPS),
+        groups=tuple((g, tuple(items)) for g, items in zip(GROUPS, groups, strict=True)),
     )

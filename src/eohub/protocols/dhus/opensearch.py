@@ -21,7 +21,7 @@ from urllib.parse import quote_plus, unquote_to_bytes
 
 from eohub.errors import HubError, InvalidQuery
 from eohub.model.product import Product
-from eohub.protocols.dhus.entry import Entry, build_entry
+from eohub.protocols.dhus.entry import Entry, build_entries
 from eohub.protocols.dhus.keywords import SORTABLE
 from eohub.protocols.dhus.lucene import parse_q
 from eohub.protocols.dhus.values import xpath_number
@@ -247,5 +247,5 @@ def build_feed(
         rows=request.rows,
         search_terms=request.q,
         links=paging_links(base, request, total),
-        entries=tuple(build_entry(p, base) for p in products),
+        entries=tuple(build_entries(list(products), base)),
     )

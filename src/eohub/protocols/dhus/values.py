@@ -79,14 +79,21 @@ def hv_to_tile(hv: str) -> str | None:
     return hv[2:4] + hv[0] + hv[4] + hv[1]
 
 
+# Two-digit fields and millisecond suffixes, spelled once: feeds write four dates per entry,
+# and pasting strings is several times faster than formatting numbers.
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+_MILLIS = tuple("." + f"{n:03d}".rstrip("0") if n else "" for n in range(1000))
+
+
 def solr_date(value: datetime) -> str:
     """A date as Solr writes it: UTC, milliseconds without trailing zeros, ``Z``."""
     v = value if value.tzinfo is UTC else value.astimezone(UTC)
-    text = f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-    millis = v.microsecond // 1000
-    if millis:
-        text += "." + f"{millis:03d}".rstrip("0")
-    return text + "Z"
+    two = _TWO_DIGITS
+    year = str(v.year) if v.year >= 1000 else f"{v.year:04d}"
+    return (
+        f"{year}-{two[v.month]}-{two[v.day]}T{two[v.hour]}:{two[v.minute]}:{two[v.second]}"
+        f"{_MILLIS[v.microsecond // 1000]}Z"
+    )
 
 
 def java_double(value: float) -> str:
