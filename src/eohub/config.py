@@ -72,6 +72,10 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8080, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     public_url: str | None = Field(default=None, description="base URL shown in links")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host headers the server answers (empty: any); guards mailed links",
+    )
     accel_redirect_prefix: str | None = Field(
         default=None,
         description="nginx internal location serving the local archive (X-Accel-Redirect)",

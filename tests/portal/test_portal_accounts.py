@@ -15,6 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from accounts_support import (
     GOOD_PASSWORD,
@@ -31,10 +33,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from click.testing import CliRunner
 
+from eohub.api.app import create_app
 from eohub.auth import Accounts
 from eohub.cli.main import main as cli
+from eohub.config import Settings
 from eohub.errors import Forbidden, Unauthenticated
-from eohub.wiring import Hub
+from eohub.wiring import Hub, build_hub
 
 
 @dataclass
@@ -582,3 +586,22 @@ def test_no_account_is_left_when_the_mail_cannot_be_sent(tmp_path: Path) -> None
             assert hub.accounts.users() == []
         finally:
             visitor.close()
+
+
+def test_allowed_hosts_refuse_a_forged_host_header(tmp_path: Path) -> None:
+    hub = build_hub(
+        Settings(data_dir=tmp_path, server={"allowed_hosts": ["hub.example.org"]})  # type: ignore[arg-type]
+    )
+    try:
+        app = create_app(hub=hub)
+
+        async def go() -> tuple[int, int]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport) as client:
+                good = await client.get("http://hub.example.org/password/forgot")
+                forged = await client.get("http://evil.example/password/forgot")
+                return good.status_code, forged.status_code
+
+        assert anyio.run(go) == (200, 400)
+    finally:
+        hub.close()

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from eohub import __version__
 from eohub.api import errors, odata, odata_ingests, opensearch, plain, portal, upload
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app = FastAPI(title="eohub", version=__version__, lifespan=lifespan, docs_url="/api/docs")
     if hub is not None:  # usable at once, also by in-process clients that skip the lifespan
         app.state.hub = hub
+    if settings.server.allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server.allowed_hosts)
     errors.install(app)
     app.include_router(plain.router)
     app.include_router(upload.router)
