@@ -326,3 +326,15 @@ def test_a_user_without_the_download_role_is_told(odata: OdataHub) -> None:
         assert 'id="no-download-role"' in looker.get("/cart").text
     finally:
         looker.close()
+
+
+def test_the_product_page_adds_to_the_cart(odata: OdataHub, browser: Browser) -> None:
+    product = odata.products[4]
+    page = browser.get(f"/products/{product.id}")
+    assert 'id="add-to-cart"' in page.text
+    form = re.search(r'<form method="post" action="/cart/items".*?</form>', page.text, re.S)
+    assert form is not None
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(0)))
+    added = browser.request("POST", "/cart/items", data=fields)
+    assert added.status_code == 303 and added.headers["location"] == "/cart"
+    assert str(product.id) in _cart_ids(browser)
