@@ -9,8 +9,11 @@ mode gained little on 2 cores and would compete with the MD5 thread.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO
@@ -21,6 +24,19 @@ from eohub.storage.errors import StorageError
 
 #: Below this many bytes per update the thread hand-off costs more than it saves.
 _PARALLEL_MIN = 64 * 1024
+_MD5_THREADS = max(2, os.cpu_count() or 2)
+_md5_pool: ThreadPoolExecutor | None = None
+_md5_pool_lock = threading.Lock()
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    """One MD5 helper pool for every hasher of the process (a thread per put costs more than
+    hashing a small object)."""
+    global _md5_pool
+    with _md5_pool_lock:
+        if _md5_pool is None:
+            _md5_pool = ThreadPoolExecutor(_MD5_THREADS, thread_name_prefix="eohub-md5")
+        return _md5_pool
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,6 @@ class DualHasher:
         self._blake3 = blake3()
         self._size = 0
         self._parallel = parallel
-        self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
@@ -48,9 +63,8 @@ class DualHasher:
         self._size += len(data)
         self._wait()
         if self._parallel and len(data) >= _PARALLEL_MIN:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eohub-md5")
-            self._pending = self._pool.submit(self._md5.update, data)
+            # One update at a time per hasher (``_wait`` above), so MD5 sees the bytes in order.
+            self._pending = _shared_pool().submit(self._md5.update, data)
         else:
             self._md5.update(data)
         self._blake3.update(data)
@@ -61,10 +75,9 @@ class DualHasher:
         return Digests(self._size, self._md5.hexdigest(), self._blake3.hexdigest())
 
     def close(self) -> None:
-        """Stop the helper thread (idempotent)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        """Wait for the pending MD5 update (idempotent); the shared helper threads stay."""
+        with suppress(Exception):
+            self._wait()
         self._pending = None
 
     def _wait(self) -> None:

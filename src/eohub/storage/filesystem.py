@@ -138,7 +138,10 @@ class FilesystemStore:
 
         Two buffers alternate because MD5 may still be reading one while the next is filled.
         """
-        buffers = (memoryview(bytearray(self.chunk_size)), memoryview(bytearray(self.chunk_size)))
+        # A small object of known size needs no full-size buffers (zero-filling two chunks
+        # costs more than storing a thumbnail); one spare byte still detects a longer stream.
+        size_hint = self.chunk_size if expected is None else min(self.chunk_size, expected + 1)
+        buffers = (memoryview(bytearray(size_hint)), memoryview(bytearray(size_hint)))
         with DualHasher() as hasher:
             size = 0
             for turn in itertools.count():
