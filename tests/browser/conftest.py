@@ -46,9 +46,13 @@ def chromium_path() -> str:
     return CHROMIUM if Path(CHROMIUM).exists() else str(shutil.which("chromium"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Browser]:
-    """One headless Chromium for the whole session (each test opens its own contexts)."""
+    """One headless Chromium per test module (each test opens its own contexts).
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread
+    while it is started, which would break later tests that run their own loop.
+    """
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True)
         try:
