@@ -1,23 +1,34 @@
 """The values the search form offers in its lists: what the catalogue holds, plus known ones.
 
-Collections, platforms and product types are read from the catalogue with a skip scan (one
-indexed ``limit 1`` search per value, as OData's ``Collections`` does), so the lists show what
-this hub has. Fields the catalogue cannot list cheaply get the values the Sentinel missions use.
-The lists are kept for a minute per application.
+Collections, platforms and product types are read from the catalogue with a skip scan: one
+``limit 1`` search per value, sorted on the field then ``sensing_start`` as both backends'
+indexes are, so each search reads a few index entries. (Sorted on the field alone, the
+product id that breaks ties made SQLite sort every product of a value: 12 s for the lists at
+1M products.) A product type is listed under the collection of its first product, found by
+the same scan. Fields the catalogue cannot list cheaply get the values the Sentinel missions
+use.
+
+The lists are read when a page first needs them, then again once they are a minute old, in
+the background: meanwhile pages get the lists at hand, so no request waits for a refresh.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
 from eohub.catalogue.service import Catalogue
+from eohub.model.product import Product
 from eohub.query.fields import FIELDS
 from eohub.query.query import Query, SortKey
 from eohub.query.tree import MATCH_ALL, Compare, CompareOp, Node, and_
 
+log = logging.getLogger("eohub.portal")
+
 MAX_VALUES = 60  # per list: a hub with more distinct values gets the first ones
+MAX_TYPES = 4 * MAX_VALUES  # product types of every collection together
 TTL_S = 60.0
 
 ORBIT_DIRECTIONS = ("ASCENDING", "DESCENDING")
@@ -38,41 +49,82 @@ class Choices:
     made: float = field(default=0.0, compare=False)
 
 
-def distinct(catalogue: Catalogue, name: str, base: Node = MATCH_ALL) -> tuple[str, ...]:
-    """Distinct values of a sortable field, smallest first (at most MAX_VALUES)."""
+def first_of_each(
+    catalogue: Catalogue, name: str, base: Node = MATCH_ALL, most: int = MAX_VALUES
+) -> list[Product]:
+    """The first product of each distinct value of an indexed field, smallest value first."""
     getter = FIELDS.get(name).get
-    values: list[str] = []
-    while len(values) < MAX_VALUES:
-        where = base if not values else and_(base, Compare(name, CompareOp.GT, values[-1]))
-        page = catalogue.search(Query(filter=where, sort=(SortKey(name),), limit=1))
+    found: list[Product] = []
+    sort = (SortKey(name), SortKey("sensing_start"))  # the (field, sensing_start) indexes
+    while len(found) < most:
+        last = str(getter(found[-1])) if found else None
+        where = base if last is None else and_(base, Compare(name, CompareOp.GT, last))
+        page = catalogue.search(Query(filter=where, sort=sort, limit=1))
         if not page.items:
             break
-        values.append(str(getter(page.items[0])))
-    return tuple(values)
+        found.append(page.items[0])
+    return found
+
+
+def distinct(catalogue: Catalogue, name: str, base: Node = MATCH_ALL) -> tuple[str, ...]:
+    """Distinct values of an indexed field, smallest first (at most MAX_VALUES)."""
+    getter = FIELDS.get(name).get
+    return tuple(str(getter(p)) for p in first_of_each(catalogue, name, base))
 
 
 def read_choices(catalogue: Catalogue) -> Choices:
     """The lists of the search form for the products ``catalogue`` holds."""
     collections = distinct(catalogue, "collection")
+    typed = first_of_each(catalogue, "product_type", most=MAX_TYPES)
     types = tuple(
-        (c, distinct(catalogue, "product_type", Compare("collection", CompareOp.EQ, c)))
+        (c, tuple(str(p.product_type) for p in typed if p.collection == c)[:MAX_VALUES])
         for c in collections
     )
     return Choices(collections, distinct(catalogue, "platform"), types, made=time.monotonic())
 
 
 class ChoiceCache:
-    """The choices of one catalogue, read again after TTL_S seconds."""
+    """The choices of one catalogue: read once, then refreshed in the background after
+    ``ttl_s`` seconds (requests meanwhile get the lists at hand)."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, ttl_s: float = TTL_S) -> None:
         self._catalogue = catalogue
-        self._lock = threading.Lock()
+        self._ttl_s = ttl_s
+        self._lock = threading.Lock()  # guards the fields below
+        self._first = threading.Lock()  # one first read, not one per waiting request
         self._choices: Choices | None = None
+        self._refreshing = False
 
     def get(self) -> Choices:
-        """Fresh enough choices (reads the catalogue at most once a minute)."""
+        """The lists; only the first call of all reads the catalogue while waited for."""
         with self._lock:
             current = self._choices
-            if current is None or time.monotonic() - current.made > TTL_S:
-                current = self._choices = read_choices(self._catalogue)
+            if (
+                current is not None
+                and not self._refreshing
+                and time.monotonic() - current.made > self._ttl_s
+            ):
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="eohub-portal-choices",
+                                 daemon=True).start()  # fmt: skip
+        if current is not None:
             return current
+        with self._first:
+            with self._lock:
+                current = self._choices
+            if current is None:
+                current = read_choices(self._catalogue)
+                with self._lock:
+                    self._choices = current
+            return current
+
+    def _refresh(self) -> None:
+        try:
+            fresh: Choices | None = read_choices(self._catalogue)
+        except Exception:  # the lists at hand stay; the next page view tries again
+            log.warning("could not read the search form's lists", exc_info=True)
+            fresh = None
+        with self._lock:
+            if fresh is not None:
+                self._choices = fresh
+            self._refreshing = False

@@ -44,6 +44,8 @@ function joinAcross(collection) {
 function outlinesLayer() {
   const layer = window.L.geoJSON(null, {
     pane: 'outlines', // under the footprints, whenever the data arrives
+    // One canvas rather than hundreds of SVG paths: drawing them no longer holds up the page.
+    renderer: window.L.canvas({ pane: 'outlines' }),
     pmIgnore: true,
     interactive: false,
     attribution: 'Country outlines: Natural Earth',

@@ -336,10 +336,14 @@ export function footprintPolygons(geometry) {
   });
 }
 
-/** Footprints simplified when a page of them has more than `budget` vertices in all. */
-export function lightenFootprints(list, budget = 20000) {
+/** The tolerance simplifying a page of footprints: 0 unless they have more than `budget` vertices in all. */
+export function footprintTolerance(list, budget = 20000) {
   const total = list.reduce((n, polygons) => n + countVertices(polygons), 0);
-  if (total <= budget) return list;
-  const tolerance = 0.005 * (total / budget);
-  return list.map((polygons) => polygons.map((p) => p.map((r) => simplifyRing(r, tolerance))));
+  return total <= budget ? 0 : 0.005 * (total / budget);
+}
+
+/** A footprint simplified with `tolerance` (the same polygons when it is 0). */
+export function lightenFootprint(polygons, tolerance) {
+  if (!tolerance) return polygons;
+  return polygons.map((p) => p.map((r) => simplifyRing(r, tolerance)));
 }

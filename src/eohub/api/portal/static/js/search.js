@@ -23,6 +23,9 @@
 //   #pager #page-prev #page-next #page-info
 //   #save-search (form, logged in) #save-name #save-status
 //   #api-urls #api-url #opensearch-url #opensearch-note; buttons .copy[data-copy]
+//   body[data-ready]      set once the page answers input (map and listeners in place);
+//                         performance marks 'search-ready' then, 'results-rendered'
+//                         once a search's results are all drawn
 //
 // The search lives in the page URL as the plain API parameters (collection=..., start=...,
 // geometry=<WKT> or bbox=W,S,E,N, sort, limit, offset), so the URL can be bookmarked, and a
@@ -30,7 +33,7 @@
 
 import {
   AreaError, asBbox, bboxArea, boundsOf, checkBbox, footprintPolygons,
-  lightenFootprints, parseGeoJSON, parseKML, parseWkt, prepareArea, toWkt,
+  footprintTolerance, lightenFootprint, parseGeoJSON, parseKML, parseWkt, prepareArea, toWkt,
 } from './geo.js';
 import { createMap, footprintLayer, mapsAvailable } from './basemap.js';
 
@@ -40,6 +43,7 @@ const MAX_FILE_BYTES = 5 * 1024 * 1024;
 const STYLE = { color: '#0b5cad', weight: 1.5, fillOpacity: 0.08 };
 const HIGHLIGHT = { color: '#d9480f', weight: 3, fillOpacity: 0.25 };
 const AOI_STYLE = { color: '#2b8a3e', weight: 2, dashArray: '6 4', fillOpacity: 0.05 };
+const SLICE_MS = 25; // drawing results this long at most before the browser may paint and answer input
 
 // Form controls -> plain API parameter (single-valued fields).
 const SIMPLE = [
@@ -392,53 +396,80 @@ function contextParams() {
   return params.toString();
 }
 
-function renderResults(page) {
+/** Let the browser paint and answer input before going on. */
+function yieldToBrowser() {
+  return new Promise((resolve) => { window.setTimeout(resolve, 0); });
+}
+
+/** The list item of one result, with its footprint on the map. */
+function resultItem(item, position, context, shape) {
+  const node = $('result-template').content.firstElementChild.cloneNode(true);
+  node.dataset.id = item.id;
+  const link = node.querySelector('.result-link');
+  link.textContent = item.name;
+  link.href = `/products/${encodeURIComponent(item.id)}?from=${context}&i=${position}`;
+  link.id = `result-${position}`;
+  const facts = [item.platform, item.product_type, `sensed ${when(item.sensing_start)}`];
+  if (item.cloud_cover !== null && item.cloud_cover !== undefined) facts.push(`cloud cover ${Number(item.cloud_cover).toFixed(1)}%`);
+  facts.push(size(item.size));
+  if (!item.online) facts.push('offline');
+  node.querySelector('.result-meta').textContent = facts.join(' · ');
+  const zoom = node.querySelector('.result-zoom');
+  const cart = node.querySelector('.result-cart');
+  const feedback = node.querySelector('.result-feedback');
+  zoom.setAttribute('aria-describedby', link.id);
+  cart.setAttribute('aria-describedby', link.id);
+  if (!config.loggedIn) cart.remove();
+  else cart.addEventListener('click', () => addToCart(item.id, feedback));
+  if (mapView && shape.length) {
+    const layer = footprintLayer(null, STYLE, shape);
+    layer.on('mouseover', () => highlight(item.id, true));
+    layer.on('mouseout', () => highlight(item.id, false));
+    layer.on('click', () => { node.scrollIntoView({ block: 'nearest' }); link.focus(); });
+    const tip = document.createElement('span');
+    tip.textContent = item.name; // text, never markup: names come from product metadata
+    layer.bindTooltip(tip, { sticky: true });
+    mapView.results.addLayer(layer);
+    state.layers.set(item.id, layer);
+    zoom.addEventListener('click', () => zoomTo(item.id));
+  } else {
+    zoom.remove();
+  }
+  for (const [type, on] of [['mouseenter', true], ['mouseleave', false], ['focusin', true], ['focusout', false]]) {
+    node.addEventListener(type, () => highlight(item.id, on));
+  }
+  return node;
+}
+
+/**
+ * Draw a page of results in slices of SLICE_MS, letting the browser paint and answer input
+ * in between (a page of 1,000 never freezes it); false when a newer search took over meanwhile.
+ * Footprints are simplified when the page has many vertices.
+ */
+async function renderResults(page, signal) {
   const list = $('results');
-  const template = $('result-template');
   list.replaceChildren();
   if (mapView) mapView.results.clearLayers();
   state.layers.clear();
+  const [offset, items] = [state.offset, page.items];
   const context = encodeURIComponent(contextParams());
-  const shapes = lightenFootprints(page.items.map((item) => footprintPolygons(item.footprint)));
-  page.items.forEach((item, index) => {
-    const node = template.content.firstElementChild.cloneNode(true);
-    const position = state.offset + index;
-    node.dataset.id = item.id;
-    const link = node.querySelector('.result-link');
-    link.textContent = item.name;
-    link.href = `/products/${encodeURIComponent(item.id)}?from=${context}&i=${position}`;
-    link.id = `result-${position}`;
-    const facts = [item.platform, item.product_type, `sensed ${when(item.sensing_start)}`];
-    if (item.cloud_cover !== null && item.cloud_cover !== undefined) facts.push(`cloud cover ${Number(item.cloud_cover).toFixed(1)}%`);
-    facts.push(size(item.size));
-    if (!item.online) facts.push('offline');
-    node.querySelector('.result-meta').textContent = facts.join(' · ');
-    const zoom = node.querySelector('.result-zoom');
-    const cart = node.querySelector('.result-cart');
-    const feedback = node.querySelector('.result-feedback');
-    zoom.setAttribute('aria-describedby', link.id);
-    cart.setAttribute('aria-describedby', link.id);
-    if (!config.loggedIn) cart.remove();
-    else cart.addEventListener('click', () => addToCart(item.id, feedback));
-    if (mapView && shapes[index].length) {
-      const layer = footprintLayer(null, STYLE, shapes[index]);
-      layer.on('mouseover', () => highlight(item.id, true));
-      layer.on('mouseout', () => highlight(item.id, false));
-      layer.on('click', () => { node.scrollIntoView({ block: 'nearest' }); link.focus(); });
-      const tip = document.createElement('span');
-      tip.textContent = item.name; // text, never markup: names come from product metadata
-      layer.bindTooltip(tip, { sticky: true });
-      mapView.results.addLayer(layer);
-      state.layers.set(item.id, layer);
-      zoom.addEventListener('click', () => zoomTo(item.id));
-    } else {
-      zoom.remove();
+  const shapes = items.map((item) => footprintPolygons(item.footprint));
+  const tolerance = footprintTolerance(shapes);
+  let i = 0;
+  while (i < items.length) {
+    if (i) {
+      await yieldToBrowser();
+      if (signal.aborted) return false;
     }
-    for (const [type, on] of [['mouseenter', true], ['mouseleave', false], ['focusin', true], ['focusout', false]]) {
-      node.addEventListener(type, () => highlight(item.id, on));
-    }
-    list.append(node);
-  });
+    const until = performance.now() + SLICE_MS;
+    const slice = document.createDocumentFragment();
+    do {
+      slice.append(resultItem(items[i], offset + i, context, lightenFootprint(shapes[i], tolerance)));
+      i += 1;
+    } while (i < items.length && performance.now() < until);
+    list.append(slice);
+  }
+  return true;
 }
 
 function renderPager(limit) {
@@ -524,8 +555,9 @@ async function runSearch({ history = 'push', focus = false } = {}) {
     }
     $('results-status').textContent = statusText(data, limit);
     state.items = data.items;
-    renderResults(data);
+    if (!(await renderResults(data, controller.signal))) return;
     renderPager(limit);
+    performance.mark('results-rendered');
     if ($('save-search')) $('save-search').hidden = false;
     if (focus) $('results-heading').focus();
   } catch (err) {
@@ -619,6 +651,8 @@ function start() {
     if (narrow) $('criteria').open = false;
     runSearch({ history: 'none' });
   }
+  document.body.dataset.ready = 'true';
+  performance.mark('search-ready');
 }
 
 start();
