@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from eohub.auth.passwords import Passwords
@@ -261,8 +261,3 @@ class Accounts:
         generated = None if password else secrets.token_urlsafe(12)
         self.create(username, password or generated or "", frozenset(Role))
         return generated
-
-
-def with_roles(user: User, roles: Iterable[Role]) -> User:
-    """``user`` with ``roles`` (used for the anonymous user's configured rights)."""
-    return replace(user, roles=frozenset(roles))

@@ -22,7 +22,7 @@ from eohub.api.portal import (
     signup,
 )
 from eohub.api.portal.pages import STATIC, render
-from eohub.api.portal.session import CsrfRejected, LoginRequired
+from eohub.api.portal.session import CsrfRejected, LoginRequired, PageForbidden
 
 ROUTERS = [
     login.router,
@@ -53,13 +53,13 @@ def install(app: FastAPI) -> None:
                       text=exc.user_message)  # fmt: skip
 
     async def page_forbidden(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, admin.PageForbidden)
+        assert isinstance(exc, PageForbidden)
         text = exc.user_message
         return render(request, "message.html", status=403, heading="Not allowed", text=text)
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfRejected, csrf_rejected)
-    app.add_exception_handler(admin.PageForbidden, page_forbidden)
+    app.add_exception_handler(PageForbidden, page_forbidden)
 
 
 def _quote(target: str) -> str:

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from eohub.api.portal.pages import render
 from eohub.api.portal.session import CSRF_FIELD, check_csrf, hub_of, require_user
 from eohub.auth.rules import USAGE_DOMAINS, text_problem
-from eohub.errors import Forbidden, NotFound
+from eohub.errors import NotFound
 from eohub.model.user import USERNAME, Quota, Role, User
 
 router = APIRouter(include_in_schema=False)
@@ -43,15 +43,8 @@ DONE = {
 }
 
 
-class PageForbidden(Forbidden):
-    """A portal page the logged-in user lacks the role for (answered with a 403 page)."""
-
-
 def _manager(request: Request) -> User:
-    try:
-        return require_user(request, Role.USER_MANAGER)
-    except Forbidden as exc:
-        raise PageForbidden(exc.user_message) from None
+    return require_user(request, Role.USER_MANAGER)
 
 
 def _state(user: User) -> str:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from eohub.api.errors import plain_error, status_of
 from eohub.api.portal.pages import render
-from eohub.api.portal.posted import back, fields, login_answer, owner, wants_json
+from eohub.api.portal.posted import back, begin, wants_json
 from eohub.api.portal.session import hub_of, require_user
 from eohub.errors import HubError, NotFound
 from eohub.model.user import User
@@ -147,15 +147,7 @@ def _done(request: Request, posted: dict[str, str], count: int) -> Response:
 
 
 async def _begin(request: Request) -> tuple[dict[str, str], User] | Response:
-    """The posted fields and their owner (CSRF checked), or the answer to give instead."""
-    try:
-        posted = await fields(request)
-    except HubError as exc:
-        return _failure(request, exc)
-    user = await owner(request, posted)
-    if user is None:
-        return login_answer(request, "/cart")
-    return posted, user
+    return await begin(request, "/cart", lambda error: _failure(request, error))
 
 
 @router.post("/cart/items")

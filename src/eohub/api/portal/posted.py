@@ -4,6 +4,7 @@ fetch, a redirect for plain forms)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from eohub.api.portal.login import safe_next
 from eohub.api.portal.session import CSRF_FIELD, check_csrf, session_user
-from eohub.errors import InvalidQuery
+from eohub.errors import HubError, InvalidQuery
 from eohub.model.user import User
 
 MAX_BODY = 100_000
@@ -67,6 +68,21 @@ async def owner(request: Request, posted: dict[str, str]) -> User | None:
         return None
     check_csrf(request, posted.get(CSRF_FIELD))
     return user
+
+
+async def begin(
+    request: Request, back_to: str, failed: Callable[[HubError], Response]
+) -> tuple[dict[str, str], User] | Response:
+    """The posted fields and their owner (CSRF checked), or the answer to give instead:
+    ``failed(error)`` for an unreadable body, the login answer when nobody is logged in."""
+    try:
+        posted = await fields(request)
+    except HubError as exc:
+        return failed(exc)
+    user = await owner(request, posted)
+    if user is None:
+        return login_answer(request, back_to)
+    return posted, user
 
 
 def login_answer(request: Request, back_to: str) -> Response:

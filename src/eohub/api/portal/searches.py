@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from eohub.api.errors import plain_error, status_of
 from eohub.api.portal.pages import render
-from eohub.api.portal.posted import fields, login_answer, owner, wants_json
+from eohub.api.portal.posted import begin, wants_json
 from eohub.api.portal.session import hub_of, require_user
 from eohub.api.portal.wording import describe
 from eohub.errors import HubError, InvalidQuery, NotFound
@@ -102,15 +102,7 @@ def _done(request: Request, done: str, body: dict[str, object], status: int = 20
 
 
 async def _begin(request: Request) -> tuple[dict[str, str], User] | Response:
-    """The posted fields and their owner (CSRF checked), or the answer to give instead."""
-    try:
-        posted = await fields(request)
-    except HubError as exc:
-        return plain_error(exc)
-    user = await owner(request, posted)
-    if user is None:
-        return login_answer(request, "/searches")
-    return posted, user
+    return await begin(request, "/searches", plain_error)
 
 
 @router.post("/searches")

@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from eohub.api.auth import CSRF_HEADER, SESSION_COOKIE
-from eohub.errors import HubError
+from eohub.errors import Forbidden, HubError
 from eohub.model.user import Role, User
 from eohub.wiring import Hub
 
@@ -35,6 +35,10 @@ class LoginRequired(HubError):
     def __init__(self, next_url: str) -> None:
         super().__init__("Please log in")
         self.next_url = next_url
+
+
+class PageForbidden(Forbidden):
+    """A portal page the logged-in user lacks the role for (answered with a 403 page)."""
 
 
 class CsrfRejected(HubError):
@@ -94,15 +98,13 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 
 
 def require_user(request: Request, role: Role | None = None) -> User:
-    """The logged-in user (with ``role`` when given); LoginRequired otherwise."""
+    """The logged-in user (with ``role`` when given); LoginRequired or PageForbidden otherwise."""
     user = session_user(request)
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
     if role is not None and not user.has(role):
-        from eohub.errors import Forbidden
-
-        raise Forbidden(f"This page needs the {role.name} role")
+        raise PageForbidden(f"This page needs the {role.name} role")
     return user
 
 

@@ -165,32 +165,30 @@ class SqlAccountStore:
     def __init__(
         self, connect: Callable[[], AbstractContextManager[Connection]], dialect: Dialect
     ) -> None:
-        self._connect = connect
-        self._dialect = dialect
         self.connect = connect
         """The store's transactions, for other stores keeping their tables in this database."""
         self.dialect = dialect
 
     def _run(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
-        with self._connect() as conn:
-            cursor: Cursor = conn.execute(self._dialect.sql(statement), params)
+        with self.connect() as conn:
+            cursor: Cursor = conn.execute(self.dialect.sql(statement), params)
             return cursor
 
     def _one(self, statement: str, params: Sequence[Any]) -> Any:
-        with self._connect() as conn:
-            return conn.execute(self._dialect.sql(statement), params).fetchone()
+        with self.connect() as conn:
+            return conn.execute(self.dialect.sql(statement), params).fetchone()
 
     def _change(self, username: str, statement: str, params: Sequence[Any]) -> None:
-        with self._connect() as conn:
-            cursor = conn.execute(self._dialect.sql(statement), (*params, _key(username)))
+        with self.connect() as conn:
+            cursor = conn.execute(self.dialect.sql(statement), (*params, _key(username)))
             if cursor.rowcount == 0:
                 raise NotFound(f"User '{username}' not found")
 
     def migrate(self) -> None:
         """Apply the migrations not yet applied, under a lock."""
-        with self._connect() as conn:
-            if self._dialect.migration_lock:
-                conn.execute(self._dialect.migration_lock)
+        with self.connect() as conn:
+            if self.dialect.migration_lock:
+                conn.execute(self.dialect.migration_lock)
             conn.execute("CREATE TABLE IF NOT EXISTS account_schema (version INTEGER NOT NULL)")
             row = conn.execute("SELECT MAX(version) FROM account_schema").fetchone()
             done = row[0] or 0
@@ -198,9 +196,9 @@ class SqlAccountStore:
                 if version <= done:
                     continue
                 for statement in statements:
-                    conn.execute(statement.format(serial=self._dialect.serial))
+                    conn.execute(statement.format(serial=self.dialect.serial))
                 conn.execute(
-                    self._dialect.sql("INSERT INTO account_schema (version) VALUES (?)"),
+                    self.dialect.sql("INSERT INTO account_schema (version) VALUES (?)"),
                     (version,),
                 )
 
@@ -213,7 +211,7 @@ class SqlAccountStore:
 
     def list_users(self) -> list[User]:
         """Every account, by username."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM accounts ORDER BY username_key")
             return [_account(row).user for row in rows.fetchall()]
 
@@ -235,7 +233,7 @@ class SqlAccountStore:
             raise Conflict("An account with this e-mail address already exists")
         try:
             self._run(statement, params)
-        except self._dialect.unique_violation:
+        except self.dialect.unique_violation:
             raise Conflict(f"User '{user.username}' already exists") from None
 
     def set_password(self, username: str, password_hash: str) -> None:
@@ -272,30 +270,30 @@ class SqlAccountStore:
 
     def remove(self, username: str) -> None:
         """Delete an account and everything of it (downloads, sessions, cart, searches)."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             key = _key(username)
             for table in _USER_DATA:
                 conn.execute(
-                    self._dialect.sql(f"DELETE FROM {table} WHERE username_key = ?"), (key,)
+                    self.dialect.sql(f"DELETE FROM {table} WHERE username_key = ?"), (key,)
                 )
             cursor = conn.execute(
-                self._dialect.sql("DELETE FROM accounts WHERE username_key = ?"), (key,)
+                self.dialect.sql("DELETE FROM accounts WHERE username_key = ?"), (key,)
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"User '{username}' not found")
 
     def record_failed_login(self, username: str, at: datetime) -> int:
         """One more failed login; the new count (0 for an unknown user)."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
-                self._dialect.sql(
+                self.dialect.sql(
                     "UPDATE accounts SET failed_logins = failed_logins + 1, last_failed_login = ? "
                     "WHERE username_key = ?"
                 ),
                 (_epoch(at), _key(username)),
             )
             row = conn.execute(
-                self._dialect.sql("SELECT failed_logins FROM accounts WHERE username_key = ?"),
+                self.dialect.sql("SELECT failed_logins FROM accounts WHERE username_key = ?"),
                 (_key(username),),
             ).fetchone()
             return 0 if row is None else int(row[0])
@@ -356,9 +354,9 @@ class SqlAccountStore:
 
     def pending_before(self, created_before: datetime) -> list[str]:
         """Usernames of accounts still unconfirmed that were created before a time."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(
-                self._dialect.sql(
+                self.dialect.sql(
                     "SELECT username FROM accounts WHERE pending AND created < ? "
                     "ORDER BY username_key"
                 ),
@@ -401,15 +399,15 @@ class SqlAccountStore:
 
     def add_token(self, token_hash: str, username: str, purpose: str, expires: datetime) -> None:
         """Record a one-time token (confirmation or reset link); replaces older ones."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
-                self._dialect.sql(
+                self.dialect.sql(
                     "DELETE FROM account_tokens WHERE username_key = ? AND purpose = ?"
                 ),
                 (_key(username), purpose),
             )
             conn.execute(
-                self._dialect.sql(
+                self.dialect.sql(
                     "INSERT INTO account_tokens (token_hash, username_key, purpose, expires) "
                     "VALUES (?, ?, ?, ?)"
                 ),
@@ -418,9 +416,9 @@ class SqlAccountStore:
 
     def take_token(self, token_hash: str, purpose: str, now: datetime) -> str | None:
         """Use a one-time token: the username it was for, or None (unknown, used, expired)."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(
-                self._dialect.sql(
+                self.dialect.sql(
                     "SELECT a.username, t.expires FROM account_tokens t "
                     "JOIN accounts a ON a.username_key = t.username_key "
                     "WHERE t.token_hash = ? AND t.purpose = ?"
@@ -428,7 +426,7 @@ class SqlAccountStore:
                 (token_hash, purpose),
             ).fetchone()
             cursor = conn.execute(
-                self._dialect.sql("DELETE FROM account_tokens WHERE token_hash = ?"),
+                self.dialect.sql("DELETE FROM account_tokens WHERE token_hash = ?"),
                 (token_hash,),
             )
             if row is None or cursor.rowcount == 0 or float(row[1]) <= _epoch(now):
