@@ -22,12 +22,8 @@ from __future__ import annotations
 import argparse
 import gc
 import http.client
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,6 +33,7 @@ from urllib.parse import quote
 
 import orjson
 
+from bench_server import children, cpu_seconds, free_port, start_server
 from eohub.config import Settings
 from eohub.demo import generate_products
 from eohub.protocols.dhus import opensearch_json
@@ -129,56 +126,6 @@ def in_process(data_dir: Path, paths: list[str]) -> float:
         hub.close()
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of running processes (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (uvicorn's workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "EOHUB_DATA_DIR": str(data_dir)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "eohub.api.app:create_app",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not start")
-
-
 def _check(status: int, kind: str | None, body: bytes, rows: int) -> int | None:
     """The total of a correct answer (200, a JSON feed, a full page's entries), else None."""
     if status != 200 or kind != "application/json":
@@ -261,14 +208,14 @@ def main() -> None:
     data_dir = args.data_dir or Path("bench/out") / f"opensearch-{args.products}"
     build(data_dir, args.products, args.reuse)
     handler_ms = in_process(data_dir, queries(args.cpu_requests, seed=7))
-    port = _free_port()
+    port = free_port()
     server = start_server(data_dir, port, args.workers)
     try:
         load(port, queries(50, seed=99), args.concurrency, 60)  # warm caches and pools
-        workers = _children(server.pid)
-        server_cpu = _cpu_seconds(workers)
+        workers = children(server.pid)
+        server_cpu = cpu_seconds(workers)
         result = load(port, queries(args.requests), args.concurrency, args.max_seconds)
-        server_ms = (_cpu_seconds(workers) - server_cpu) * 1000 / max(1, result["requests"])
+        server_ms = (cpu_seconds(workers) - server_cpu) * 1000 / max(1, result["requests"])
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -21,13 +21,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,6 +37,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
+from bench_server import children, cpu_seconds, free_port, start_server
 from eohub.config import Settings
 from eohub.demo import generate_products
 from eohub.demo.factory import demo_products
@@ -278,55 +275,6 @@ def broad_urls() -> dict[str, list[str]]:
 # ------------------------------------------------------------------------------ the server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    """uvicorn with the app factory; the map shows the offline outlines (no tile server)."""
-    env = {**os.environ, "EOHUB_DATA_DIR": str(data_dir), "EOHUB_PORTAL__TILE_URL": ""}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "eohub.api.app:create_app",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not start")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 # ------------------------------------------------------------------------------ measuring
 
 
@@ -371,13 +319,13 @@ def measure(visitor: Visitor | None, paths: list[str], count: int, clients: int,
                 errors[0] += response.status != 200
         conn.close()
 
-    cpu = _cpu_seconds(workers)
+    cpu = cpu_seconds(workers)
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    cpu_ms = (_cpu_seconds(workers) - cpu) * 1000 / max(1, len(latencies))
+    cpu_ms = (cpu_seconds(workers) - cpu) * 1000 / max(1, len(latencies))
     return Figures(latencies, errors[0], cpu_ms)
 
 
@@ -412,8 +360,9 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.gettempdir()) / "eohub-portal" / f"p{args.products}"
     real = prepare(data_dir, args.products, args.reuse, args.copy_from)
-    port = _free_port()
-    server = start_server(data_dir, port, args.workers)
+    port = free_port()
+    # The map shows the offline outlines: no tile server is involved.
+    server = start_server(data_dir, port, args.workers, env={"EOHUB_PORTAL__TILE_URL": ""})
     try:
         visitor = log_in(port)
         started = time.perf_counter()
@@ -422,7 +371,7 @@ def main() -> None:
         fill_workspace(visitor, real, typical_searches(60, seed=1))
         anonymous = Visitor(port)
         anonymous.request("GET", "/login")  # its CSRF cookie, as a browser would hold
-        workers = _children(server.pid)
+        workers = children(server.pid)
         table = {k: v for k, v in urls(visitor, real, args.requests).items() if args.only in k}
         for paths in table.values():  # warm: the first request of each worker (choices, caches)
             for path in paths[:4]:
