@@ -117,9 +117,9 @@ def edge_products() -> list[Product]:
     )
     # Attributes of every type, with the same name holding different types across products.
     kinds: list[dict[str, Any]] = [
-        {"cycleNumber": 77, "landCover": 12.25, "sliceProductFlag": True, "origin": "ESA"},
-        {"cycleNumber": "77", "landCover": 0.0, "sliceProductFlag": False, "origin": "esa"},
-        {"cycleNumber": 78.5, "processingDate": T0, "origin": "ÉSA"},
+        {"qualityIndex": 77, "landCover": 12.25, "sliceProductFlag": True, "origin": "ESA"},
+        {"qualityIndex": "77", "landCover": 0.0, "sliceProductFlag": False, "origin": "esa"},
+        {"qualityIndex": 78.5, "processingDate": T0, "origin": "ÉSA"},
         {"processingDate": T0 + timedelta(days=1), "origin": "E*S?A\\%_[x]"},
     ]
     for k, attrs in enumerate(kinds):

@@ -235,9 +235,9 @@ def _filters(products: list[Product]) -> list[Node]:
         Compare("attributes.origin", CompareOp.EQ, "ESA"),
         Compare("attributes.origin", CompareOp.EQ, "esa", ignore_case=True),
         Compare("attributes.origin", CompareOp.NE, "ESA"),
-        Compare("attributes.cycleNumber", CompareOp.EQ, "77"),
-        Compare("attributes.cycleNumber", CompareOp.NE, "77"),
-        Compare("attributes.cycleNumber", CompareOp.LT, "8"),
+        Compare("attributes.qualityIndex", CompareOp.EQ, "77"),
+        Compare("attributes.qualityIndex", CompareOp.NE, "77"),
+        Compare("attributes.qualityIndex", CompareOp.LT, "8"),
         Compare("attributes.qualityStatus", CompareOp.EQ, "NOMINAL"),
         In("attributes.origin", ("ESA", "ÉSA")),
         Range("attributes.origin", low="E", high="F"),
@@ -370,12 +370,12 @@ def test_attribute_fields(loaded: Catalogue, products: list[Product]) -> None:
     by_name = {p.name: p for p in products}
     page = loaded.search(Query(filter=Compare("attributes.batch", CompareOp.EQ, "same"), limit=100))
     assert len(page.items) == 12 and all(p.name.startswith("EDGE_SAME") for p in page.items)
-    page = loaded.search(Query(filter=Compare("attributes.cycleNumber", CompareOp.EQ, "77")))
+    page = loaded.search(Query(filter=Compare("attributes.qualityIndex", CompareOp.EQ, "77")))
     assert names(page.items) == ["EDGE_ATTR_1"]
-    assert by_name["EDGE_ATTR_0"].attributes["cycleNumber"] == 77
+    assert by_name["EDGE_ATTR_0"].attributes["qualityIndex"] == 77
     # Attributes of other types are kept exactly and never equal a string.
     got = loaded.backend.get(by_name["EDGE_ATTR_2"].id)
-    assert got.attributes["cycleNumber"] == 78.5 and got.attributes["processingDate"] == T0
+    assert got.attributes["qualityIndex"] == 78.5 and got.attributes["processingDate"] == T0
 
 
 def _snapshot(backend: Any, products: list[Product]) -> list[Product | None]:

@@ -529,8 +529,8 @@ TRAP_FILTERS: list[Node] = [
     Not(Range("orbit_number", low=43001)),
     Not(Spatial(SpatialOp.INTERSECTS, BOX)),
     Not(IsNull("footprint")),
-    Not(Compare("attributes.cycleNumber", CompareOp.NE, "77")),
-    Compare("attributes.cycleNumber", CompareOp.NE, "77"),
+    Not(Compare("attributes.qualityIndex", CompareOp.NE, "77")),
+    Compare("attributes.qualityIndex", CompareOp.NE, "77"),
     Or((IsNull("attributes.origin"), Compare("attributes.landCover", CompareOp.LT, 1.0))),
     # Typed attributes: ints, floats and bools compare as numbers; NaN is never ordered.
     Compare("attributes.landCover", CompareOp.EQ, 1.0),

@@ -56,7 +56,7 @@ PRODUCTS: list[Product] = list(generate_products(240, seed=2024)) + edge_product
 ATTRIBUTES = [
     "attributes.qualityStatus",
     "attributes.origin",
-    "attributes.cycleNumber",
+    "attributes.qualityIndex",
     "attributes.granuleIdentifier",
     "attributes.processingMode",
     "attributes.batch",

@@ -33,6 +33,7 @@ from eohub.query import (
     normalize_query,
 )
 from eohub.query.evaluate import search as reference_search
+from eohub.query.tree import and_
 
 T0 = datetime(2023, 6, 1, tzinfo=UTC)
 BOX = "POLYGON((10 40, 20 40, 20 50, 10 50, 10 40))"
@@ -147,7 +148,7 @@ def test_totals_from_the_page_pass_match_the_reference(
         assert [p.id for p in second.items] == [p.id for p in reference_search(nxt, products).items]
 
 
-def test_sort_plans_tell_a_full_sort_from_an_index_walk(
+def test_sort_plans_count_in_the_pass_only_when_it_sorts_rows_read_from_the_table(
     backend: SQLiteCatalogue, sqlite_path: Path
 ) -> None:
     backend.upsert(list(generate_products(200, seed=6)))
@@ -160,6 +161,13 @@ def test_sort_plans_tell_a_full_sort_from_an_index_walk(
             limit=5,
         )  # fmt: skip
     )
+    month = and_(
+        Compare("collection", CompareOp.EQ, "SENTINEL-2"),
+        Range("sensing_start", datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 2, 1, tzinfo=UTC)),
+    )
+    covered = normalize_query(  # sorted from the covering collection index: count apart
+        Query(filter=month, sort=(SortKey("publication_date"),), limit=5)
+    )
     explained: list[str] = []
     with backend._db.read() as conn:
 
@@ -167,11 +175,12 @@ def test_sort_plans_tell_a_full_sort_from_an_index_walk(
             explained.append(sql.text)
             return conn.execute(sql.text, sql.params).fetchall()
 
-        for query, sorts_all in ((spatial, True), (walk, False)):
-            keys = backend._page_sql(query, compile_filter(query.filter, sort_drives=not sorts_all))
-            assert plans.sorts_every_match(run, keys) is sorts_all
-            assert plans.sorts_every_match(run, keys) is sorts_all  # remembered
-    assert len(explained) == 2  # one EXPLAIN per statement
+        for query, drives, in_pass in ((spatial, False, True), (walk, True, False),
+                                        (covered, False, False)):  # fmt: skip
+            keys = backend._page_sql(query, compile_filter(query.filter, sort_drives=drives))
+            assert plans.counts_in_pass(run, keys) is in_pass
+            assert plans.counts_in_pass(run, keys) is in_pass  # remembered
+    assert len(explained) == 3  # one EXPLAIN per statement
 
 
 def test_hostile_text_with_a_total_is_an_invalid_query(backend: SQLiteCatalogue) -> None:

@@ -693,7 +693,7 @@ def _sample_queries() -> list[Query]:
         Query(filter=Like("mission", "*-5?", ignore_case=True)),
         Query(filter=Compare("attributes.qualityStatus", CompareOp.EQ, "degraded", True)),
         Query(filter=Not(Compare("attributes.sliceNumber", CompareOp.EQ, 1))),
-        Query(filter=IsNull("attributes.cycleNumber"), sort=(SortKey("tile_id", True),)),
+        Query(filter=IsNull("attributes.qualityIndex"), sort=(SortKey("tile_id", True),)),
         Query(filter=Text("S2B msil2a*"), sort=(SortKey("cloud_cover", True),)),
         Query(filter=Or((Text("ocn"), Range("relative_orbit", low=100, low_inclusive=False)))),
         Query(sort=(SortKey("relative_orbit"), SortKey("cloud_cover", True))),

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from eohub.model.change import Change
 from eohub.model.deleted import DeletedProduct
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
@@ -57,6 +58,20 @@ class CatalogueBackend(Protocol):
 
     def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct | None:
         """The deletion record of one Id."""
+
+    def changes(self, after: int, limit: int) -> list[Change]:
+        """At most ``limit`` change-feed events with a sequence number above ``after``, oldest
+        first. Every ``upsert`` (``created``, or ``modified`` when the Id was stored before) and
+        every ``delete`` appends its events in its own transaction; numbers grow in commit
+        order, so a reader never later finds an event below one it has seen (numbers may skip).
+        """
+
+    def change_head(self) -> int:
+        """The highest sequence number of the feed (0 when nothing was ever written)."""
+
+    def prune_changes(self, before: datetime) -> int:
+        """Delete events written before ``before``, always keeping the newest one (so the head
+        stays known); returns how many were deleted."""
 
     def search(self, query: Query) -> Page[Product]:
         """One page of a normalised query."""

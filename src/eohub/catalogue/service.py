@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from eohub.catalogue.ports import CatalogueBackend
 from eohub.errors import InvalidQuery, NotFound
+from eohub.model.change import Change
 from eohub.model.deleted import DeletedProduct, cause_problem
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
@@ -128,6 +129,21 @@ class Catalogue:
             if problem is not None:
                 raise InvalidQuery(problem, field="cause")
         return self.backend.delete(product_id, cause=cause, purge=purge, deletion_date=self.clock())
+
+    def changes(self, after: int = 0, limit: int = 1000) -> list[Change]:
+        """At most ``limit`` change-feed events after sequence number ``after``, oldest first
+        (see ``CatalogueBackend.changes``)."""
+        if after < 0 or limit < 0:
+            raise InvalidQuery("a change-feed position and limit cannot be negative")
+        return self.backend.changes(after, limit) if limit else []
+
+    def change_head(self) -> int:
+        """The highest sequence number of the change feed (0 for an empty feed)."""
+        return self.backend.change_head()
+
+    def prune_changes(self, before: datetime) -> int:
+        """Drop change-feed events written before ``before`` (the newest stays); how many."""
+        return self.backend.prune_changes(before)
 
     def deleted(self, query: DeletedQuery) -> Page[DeletedProduct]:
         """One page of deleted products (see ``eohub.query.deleted``)."""

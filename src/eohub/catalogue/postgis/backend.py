@@ -19,6 +19,7 @@ from typing import Any
 
 from psycopg import sql
 
+from eohub.catalogue.postgis import changes as change_feed
 from eohub.catalogue.postgis import codec
 from eohub.catalogue.postgis import deleted as deleted_table
 from eohub.catalogue.postgis.compiler import MAX_EXPANSION, storable_text, text_prefixes
@@ -26,6 +27,7 @@ from eohub.catalogue.postgis.connection import Conn, Database
 from eohub.catalogue.postgis.schema import apply_migrations
 from eohub.catalogue.postgis.statements import Statement, count_statement, page_statement
 from eohub.catalogue.postgis.writer import write_all
+from eohub.model.change import Change, ChangeEvent
 from eohub.model.deleted import DeletedProduct
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
@@ -126,6 +128,7 @@ class PostgisCatalogue:
                     deleted_table.record(conn, found)
                 conn.execute("DELETE FROM product_attributes WHERE product_id = %s", (product_id,))
                 conn.execute("DELETE FROM products WHERE id = %s", (product_id,))
+                change_feed.record(conn, [(ChangeEvent.DELETED, product_id, found.name)], when)
                 return found
 
         return self._db.run(work)
@@ -137,6 +140,19 @@ class PostgisCatalogue:
     def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct | None:
         """The deletion record of one Id."""
         return self._db.run(lambda conn: deleted_table.get(conn, product_id), query=True)
+
+    # -- change feed ---------------------------------------------------------------------------
+    def changes(self, after: int, limit: int) -> list[Change]:
+        """At most ``limit`` feed events with a sequence number above ``after``, in order."""
+        return self._db.run(lambda conn: change_feed.after(conn, after, limit))
+
+    def change_head(self) -> int:
+        """The highest sequence number of the feed (0 when nothing was ever written)."""
+        return self._db.run(change_feed.head)
+
+    def prune_changes(self, before: datetime) -> int:
+        """Drop feed events written before ``before`` (the newest one stays); how many."""
+        return self._db.run(lambda conn: change_feed.prune(conn, before))
 
     # -- reads ---------------------------------------------------------------------------------
     def _fetch(self, where: sql.Composable, params: Sequence[Any]) -> list[Product]:

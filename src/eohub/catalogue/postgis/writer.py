@@ -6,8 +6,10 @@ Per chunk of products (sorted by Id, so concurrent batches lock rows in one orde
   and their old attribute rows are deleted;
 - every attribute row is copied into ``product_attributes``;
 - new text tokens join ``text_vocabulary`` (the lookup table of Text prefix searches).
-The caller runs all chunks in one transaction. A concurrent writer that inserts one of the
-"new" Ids first makes the copy fail on the primary key; the transaction is then retried.
+The caller runs all chunks in one transaction, and at its end appends one change-feed event per
+product (created or modified), under the feed's lock (see ``changes``). A concurrent writer that
+inserts one of the "new" Ids first makes the copy fail on the primary key; the transaction is
+then retried.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
 
-from eohub.catalogue.postgis import codec
+from eohub.catalogue.postgis import changes, codec
 from eohub.catalogue.postgis.connection import Conn
+from eohub.model.change import ChangeEvent
 from eohub.model.product import Product
 
 CHUNK = 2000  # products per COPY round
+_NAME = codec.WRITE_COLUMNS.index("name")
 
 _STAGING = sql.Identifier("eohub_upsert")
 _COLUMNS = sql.SQL(", ").join(sql.Identifier(c) for c in codec.WRITE_COLUMNS)
@@ -84,6 +89,7 @@ class ChunkWriter:
         self._conn = conn
         self._staging = False
         self.written = 0
+        self.events: list[tuple[ChangeEvent, uuid.UUID, str]] = []
 
     def write(self, chunk: Encoded) -> None:
         """Insert or replace the chunk's products and their attributes."""
@@ -109,6 +115,10 @@ class ChunkWriter:
                 (chunk.vocabulary,),
             )
         self.written += len(chunk.rows)
+        self.events += [
+            (ChangeEvent.MODIFIED if row[0] in stored else ChangeEvent.CREATED, row[0], row[_NAME])
+            for row in chunk.rows
+        ]
 
     def _replace(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self._conn
@@ -136,4 +146,5 @@ def write_all(conn: Conn, products: Iterable[Product]) -> int:
         writer = ChunkWriter(conn)
         for chunk in encoded_chunks(products):
             writer.write(chunk)
+        changes.record(conn, writer.events, datetime.now(UTC))
     return writer.written

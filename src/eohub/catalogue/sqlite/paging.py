@@ -9,7 +9,9 @@ DHuS searches (a large area, one or two months, ~2,500 matches): 30 ms -> 23 ms 
 When the plan sorts every match anyway, the same pass counts them with ``count(*) OVER ()``,
 computed over all matches before LIMIT and OFFSET: the exact total then costs no second
 evaluation of the filter (a separate count took 23 ms there). Where an index walks the sort
-order and stops after one page, a separate count stays cheaper, and is kept.
+order and stops after one page, a separate count stays cheaper, and is kept; so it is where
+a covering index alone answers the filter (a month of one collection: the window pass took
+16 ms, a separate count 0.6 ms).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from eohub.catalogue.sqlite.sqltext import Sql
 
 _COLUMNS = ", ".join(f"p.{c}" for c in PRODUCT_COLUMNS)
 _SORTS_ALL = "USE TEMP B-TREE FOR ORDER BY"  # not "... RIGHT PART OF ORDER BY": that stops early
+_COVERING = "USING COVERING INDEX"
 _PLANS_KEPT = 512
 
 
@@ -59,13 +62,16 @@ class SortPlans:
         self._known: dict[str, bool] = {}
         self._lock = threading.Lock()
 
-    def sorts_every_match(self, run: Callable[[Sql], Sequence[Any]], keys: Sql) -> bool:
-        """True when the plan of ``keys`` feeds every match into a sort (no early stop);
-        ``run`` executes a statement on the connection of the search and returns its rows."""
+    def counts_in_pass(self, run: Callable[[Sql], Sequence[Any]], keys: Sql) -> bool:
+        """True when the plan of ``keys`` feeds every match into a sort (no early stop) and
+        reads the table for them (no covering index): counting in that pass is then cheaper
+        than a second statement. ``run`` executes a statement on the search's connection."""
         known = self._known.get(keys.text)
         if known is None:
             plan = run(Sql(f"EXPLAIN QUERY PLAN {keys.text}", keys.params))
-            known = any(row[1] == 0 and row[3] == _SORTS_ALL for row in plan)
+            sorts_all = any(row[1] == 0 and row[3] == _SORTS_ALL for row in plan)
+            covered = any(_COVERING in str(row[3]) for row in plan)
+            known = sorts_all and not covered
             with self._lock:
                 if len(self._known) >= _PLANS_KEPT:
                     self._known.clear()

@@ -23,6 +23,8 @@ Layout:
   become ``platform IN (...)``. Both tables only grow; a stale value matches no product.
 - ``deleted_products``: products deleted without purge, with the deletion date and cause
   (see ``deleted.py``).
+- ``changes``: the change feed, one row per product created, modified or deleted (see
+  ``changes.py``).
 
 All indexes are BINARY (code point order, the reference semantics): a NOCASE index would cost
 several microseconds more per insert for each indexed column.
@@ -185,8 +187,32 @@ _V2: tuple[str, ...] = (
     "CREATE INDEX deleted_products_name ON deleted_products(name, id)",
 )
 
+# Version 3: the change feed (see ``changes.py``): one row per product created, modified or
+# deleted, in commit order; ``at`` in microseconds, ``event`` the CDSE event name.
+_V3: tuple[str, ...] = (
+    """
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event TEXT NOT NULL CHECK (event IN ('created', 'modified', 'deleted')),
+        product_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        at INTEGER NOT NULL
+    ) STRICT
+    """,
+)
+
+# Version 4: the collection index also holds the sort keys and the most searched columns, so
+# a page of "one collection, one time window" sorts and counts its matches from the index
+# alone: each row lookup in the table costs microseconds (1M products: a month of one
+# collection, ~9,000 matches, counted and sorted by publication in 1.4 ms instead of 157 ms).
+_V4: tuple[str, ...] = (
+    "DROP INDEX products_collection",
+    "CREATE INDEX products_collection ON products(collection, sensing_start, publication_date, "
+    "ingestion_date, id, product_type, cloud_cover, sensing_end, online)",
+)
+
 # Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 LATEST_VERSION = len(MIGRATIONS)
 
 
