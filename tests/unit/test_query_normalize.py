@@ -72,8 +72,8 @@ def test_unknown_field_anywhere_in_the_tree(node: object) -> None:
 def test_any_attribute_is_a_string_field() -> None:
     q = normalize_query(Query(filter=Compare("attributes.origin", CompareOp.EQ, "ESA")))
     assert q.filter == Compare("attributes.origin", CompareOp.EQ, "ESA")
-    err = _error(Query(filter=Compare("attributes.cycleNumber", CompareOp.EQ, 5)))
-    assert err.field == "attributes.cycleNumber" and "string" in err.user_message
+    err = _error(Query(filter=Compare("attributes.productComposition", CompareOp.EQ, 5)))
+    assert err.field == "attributes.productComposition" and "string" in err.user_message
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,11 @@ grammar, with the OData 2 operator precedence (lowest first): ``or``, ``and``, `
 ``lt gt le ge``, ``add sub``, ``mul div mod``, unary ``not`` and ``-``, then member access and
 function calls. It returns a tiny syntax tree; :mod:`.filter_translate` turns that into the
 query tree.
+
+With ``csc=True`` it also reads the OData v4 forms of the CDSE / ESA CSC dialect that DHuS
+never accepted: lambdas (``Attributes/OData.CSC.StringAttribute/any(a:a/Name eq 'x')``), named
+function arguments (``OData.CSC.Intersects(area=geography'SRID=4326;POINT(1 2)')``), ``geography``
+literals and bare dates (``2024-08-01``); the DHuS parse is unchanged without it.
 """
 
 from __future__ import annotations
@@ -50,10 +55,21 @@ class Member:
 
 @dataclass(frozen=True)
 class Call:
-    """A function call, ``name(args...)``."""
+    """A function call, ``name(args...)``; ``params`` names each argument ("" positional)."""
 
     name: str
     args: tuple[Expr, ...]
+    params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lambda:
+    """An OData v4 lambda, ``path/any(var:body)`` (``csc`` dialect only)."""
+
+    path: tuple[str, ...]
+    op: str  # "any" or "all"
+    var: str
+    body: Expr
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,7 @@ class Binary:
     right: Expr
 
 
-Expr: TypeAlias = Literal | Member | Call | Unary | Binary
+Expr: TypeAlias = Literal | Member | Call | Unary | Binary | Lambda
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,10 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _BARE_DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?"
 )
+_BARE_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}(?![\w-])")
+_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?![\dT:])")
 _TYPED_PREFIXES = ("datetimeoffset", "datetime", "guid", "time", "binary", "x")
+_CSC_TYPED_PREFIXES = (*_TYPED_PREFIXES, "geography", "geometry")
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
     r"(Z|[+-]\d{2}:\d{2})?"
@@ -112,25 +131,33 @@ def _quoted_end(text: str, start: int) -> int:
     raise _error(f"unterminated string starting at position {start + 1}")
 
 
-def tokenize(text: str) -> list[_Token]:
+def tokenize(text: str, *, csc: bool = False) -> list[_Token]:
     """Split a filter into tokens; raise InvalidQuery naming the first bad character."""
     tokens: list[_Token] = []
+    punct = "(),/-:=" if csc else "(),/-"
+    prefixes = _CSC_TYPED_PREFIXES if csc else _TYPED_PREFIXES
     i = 0
     while i < len(text):
         ch = text[i]
         if ch.isspace():
             i += 1
-        elif ch in "(),/-":
+        elif ch in punct:
             tokens.append(_Token("punct", ch, i))
             i += 1
         elif ch == "'":
             end = _quoted_end(text, i)
             tokens.append(_Token("string", text[i + 1 : end - 1].replace("''", "'"), i))
             i = end
+        elif csc and ch.isalnum() and (guid := _BARE_GUID.match(text, i)) is not None:
+            tokens.append(_Token("typed", f"guid:{guid.group()}", i))  # OData v4 bare GUID
+            i = guid.end()
         elif ch.isdigit() and (bare := _BARE_DATETIME.match(text, i)) is not None:
             # Lenient: an OData v4 style bare datetime, as CDSE clients write it.
             tokens.append(_Token("typed", f"datetime:{bare.group()}", i))
             i = bare.end()
+        elif csc and ch.isdigit() and (day := _BARE_DATE.match(text, i)) is not None:
+            tokens.append(_Token("typed", f"datetime:{day.group()}T00:00:00Z", i))
+            i = day.end()
         elif ch.isdigit():
             m = _NUMBER.match(text, i)
             assert m is not None
@@ -142,7 +169,7 @@ def tokenize(text: str) -> list[_Token]:
                 raise _error(f"unexpected character {ch!r} at position {i + 1}")
             word = m.group()
             end = m.end()
-            if end < len(text) and text[end] == "'" and word.lower() in _TYPED_PREFIXES:
+            if end < len(text) and text[end] == "'" and word.lower() in prefixes:
                 close = _quoted_end(text, end)
                 body = text[end + 1 : close - 1].replace("''", "'")
                 tokens.append(_Token("typed", f"{word.lower()}:{body}", i))
@@ -197,6 +224,8 @@ def _typed(text: str) -> Literal:
         return Literal("datetime", parse_datetime_literal(body))
     if prefix == "datetimeoffset":
         return Literal("datetime", parse_datetime_literal(body, offset_required=True))
+    if prefix in ("geography", "geometry"):
+        return Literal("geography", body)
     if prefix == "guid":
         try:
             return Literal("guid", uuid.UUID(body))
@@ -206,10 +235,15 @@ def _typed(text: str) -> Literal:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], *, csc: bool = False) -> None:
         self.tokens = tokens
         self.i = 0
         self.depth = 0
+        self.csc = csc
+
+    def at(self, text: str, ahead: int = 0) -> bool:
+        token = self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+        return token.kind == "punct" and token.text == text
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -294,31 +328,54 @@ class _Parser:
             self.next()
             self.nest()
             args: list[Expr] = []
-            if not (self.peek().kind == "punct" and self.peek().text == ")"):
-                args.append(self.binary(0))
-                while self.peek().kind == "punct" and self.peek().text == ",":
-                    self.next()
+            params: list[str] = []
+            if not self.at(")"):
+                while True:
+                    named = self.csc and self.peek().kind == "word" and self.at("=", 1)
+                    params.append(self.next().text if named else "")
+                    if named:
+                        self.next()  # the "="
                     args.append(self.binary(0))
+                    if not self.at(","):
+                        break
+                    self.next()
             self.expect(")")
             self.depth -= 1
-            return Call(token.text, tuple(args))
+            return Call(token.text, tuple(args), tuple(params) if any(params) else ())
         path = [token.text]
         while self.peek().kind == "punct" and self.peek().text == "/":
             self.next()
             part = self.next()
             if part.kind != "word":
                 raise _error(f"expected a property name after '/' at position {part.pos + 1}")
+            if self.csc and part.text.lower() in ("any", "all") and self.at("("):
+                return self.lambda_(tuple(path), part.text.lower())
             path.append(part.text)
         return Member(tuple(path))
 
+    def lambda_(self, path: tuple[str, ...], op: str) -> Lambda:
+        """``path/any(var:body)``: the opening parenthesis is next."""
+        self.next()
+        self.nest()
+        var = self.next()
+        if var.kind != "word" or var.text.lower() in KEYWORDS:
+            raise _error(f"expected a lambda variable name at position {var.pos + 1}")
+        self.expect(":")
+        body = self.binary(0)
+        self.expect(")")
+        self.depth -= 1
+        return Lambda(path, op, var.text, body)
 
-def parse_filter(text: str) -> Expr:
-    """Parse a ``$filter`` value; malformed input raises InvalidQuery saying where and why."""
+
+def parse_filter(text: str, *, csc: bool = False) -> Expr:
+    """Parse a ``$filter`` value; malformed input raises InvalidQuery saying where and why.
+
+    ``csc``: also read the CDSE / CSC OData v4 forms (see the module docstring)."""
     if len(text) > MAX_FILTER_LENGTH:
         raise _error(f"expression longer than {MAX_FILTER_LENGTH} characters")
     if not text.strip():
         raise _error("empty expression")
-    parser = _Parser(tokenize(text))
+    parser = _Parser(tokenize(text, csc=csc), csc=csc)
     expr = parser.binary(0)
     token = parser.peek()
     if token.kind != "end":

@@ -25,6 +25,7 @@ from eohub.protocols.dhus.odata_v1.filter_parser import (
     Binary,
     Call,
     Expr,
+    Lambda,
     Literal,
     Member,
     Unary,
@@ -137,6 +138,8 @@ class _Translator:
             return self.unary(expr)
         if isinstance(expr, Call):
             return self.call(expr)
+        if isinstance(expr, Lambda):  # only the CDSE dialect reads lambdas
+            raise _error("lambda expressions (any/all) are not part of OData v1")
         return self.binary(expr)
 
     def member(self, expr: Member) -> _Value:

@@ -1,0 +1,2 @@
+"""CDSE-style OData (``/catalogue/odata/v1``): the ``$filter`` dialect with ``OData.CSC.*``
+functions, query options with keyset paging, and CDSE's JSON entities. Framework-free."""

@@ -1,0 +1,178 @@
+"""Products and deleted products as CDSE OData JSON entities (reference: cdse.md section 1.2).
+
+Every datetime has six fractional digits and ``Z``; ``EvictionDate`` is CDSE's "never"
+(``9999-12-31T23:59:59.999999Z``) since the hub has no eviction date per product; ``S3Path``
+is null: the hub's archive keys are internal, and no ``eodata`` bucket stands behind them.
+``Footprint`` and ``GeoFootprint`` are the search footprint (WGS84, split at the
+antimeridian), so both are valid lon/lat geometries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from eohub.model.deleted import DeletedProduct
+from eohub.model.geometry import Footprint
+from eohub.model.product import Checksum, Product
+from eohub.protocols.csc.attributes import format_datetime, product_attributes
+
+NEVER = "9999-12-31T23:59:59.999999Z"
+CONTENT_TYPE = "application/octet-stream"
+EXPANSIONS = ("Attributes", "Assets", "Locations")
+DELETED_EXPANSIONS = ("Attributes",)
+PROPERTIES = (
+    "Id",
+    "Name",
+    "ContentType",
+    "ContentLength",
+    "OriginDate",
+    "PublicationDate",
+    "ModificationDate",
+    "Online",
+    "EvictionDate",
+    "S3Path",
+    "Checksum",
+    "ContentDate",
+    "Footprint",
+    "GeoFootprint",
+)
+DELETED_PROPERTIES = (*PROPERTIES[:9], "DeletionDate", "DeletionCause", *PROPERTIES[9:])
+# Asset Ids are the product Id XOR this mask: stable, distinct from the product Id, and
+# reversible, so ``Assets(<id>)/$value`` finds its product without a table of assets.
+_ASSET_MASK = uuid.uuid5(uuid.NAMESPACE_URL, "eohub:csc:asset:quicklook").int
+
+
+def context(entity_set: str, expand: Collection[str] = (), *, entity: bool = False) -> str:
+    """``$metadata#Products``, ``$metadata#Products(Attributes(),Assets())/$entity``..."""
+    shown = ",".join(f"{name}()" for name in EXPANSIONS if name in expand)
+    text = f"$metadata#{entity_set}" + (f"({shown})" if shown else "")
+    return text + ("/$entity" if entity else "")
+
+
+def quicklook_id(product_id: uuid.UUID) -> uuid.UUID:
+    """The Id of a product's quicklook asset."""
+    return uuid.UUID(int=product_id.int ^ _ASSET_MASK)
+
+
+def asset_product(asset: uuid.UUID) -> uuid.UUID:
+    """The product Id behind an asset Id (the inverse of :func:`quicklook_id`)."""
+    return uuid.UUID(int=asset.int ^ _ASSET_MASK)
+
+
+def checksums(values: Collection[Checksum]) -> list[dict[str, Any]]:
+    """``[{"Value", "Algorithm", "ChecksumDate"}]``, MD5 first then BLAKE3 then any other."""
+    order = {"MD5": 0, "BLAKE3": 1}
+    return [
+        {
+            "Value": c.value,
+            "Algorithm": c.algorithm,
+            "ChecksumDate": format_datetime(c.computed_at) if c.computed_at else None,
+        }
+        for c in sorted(values, key=lambda c: (order.get(c.algorithm, 2), c.algorithm))
+    ]
+
+
+def footprint_literal(footprint: Footprint | None) -> str | None:
+    """``geography'SRID=4326;POLYGON ((...))'``, or None."""
+    return None if footprint is None else f"geography'SRID=4326;{footprint.search_wkt}'"
+
+
+def product_path(root: str, product_id: uuid.UUID) -> str:
+    """``<root>/Products(<id>)``."""
+    return f"{root}/Products({product_id})"
+
+
+def assets(product: Product, root: str) -> list[dict[str, Any]]:
+    """The quicklook asset, when the product has one."""
+    if not product.quicklook_key:
+        return []
+    asset = quicklook_id(product.id)
+    return [
+        {
+            "Type": "QUICKLOOK",
+            "Id": str(asset),
+            "DownloadLink": f"{root}/Assets({asset})/$value",
+            "S3Path": None,
+        }
+    ]
+
+
+def locations(product: Product, root: str) -> list[dict[str, Any]]:
+    """Where the bytes can be fetched: the product's ``$value`` when the hub holds them."""
+    if not (product.online and product.archive_key):
+        return []
+    return [
+        {
+            "FormatType": "Extracted",
+            "DownloadLink": f"{product_path(root, product.id)}/$value",
+            "ContentLength": product.size,
+            "Checksum": checksums(product.checksums),
+            "S3Path": None,
+        }
+    ]
+
+
+def _body(product: Product) -> dict[str, Any]:
+    return {
+        "@odata.mediaContentType": CONTENT_TYPE,
+        "Id": str(product.id),
+        "Name": product.filename,
+        "ContentType": CONTENT_TYPE,
+        "ContentLength": product.size,
+        "OriginDate": format_datetime(product.ingestion_date),
+        "PublicationDate": format_datetime(product.publication_date),
+        "ModificationDate": format_datetime(product.modification_date),
+        "Online": bool(product.online and product.archive_key),
+        "EvictionDate": NEVER,
+        "S3Path": None,
+        "Checksum": checksums(product.checksums),
+        "ContentDate": {
+            "Start": format_datetime(product.sensing.start),
+            "End": format_datetime(product.sensing.end),
+        },
+        "Footprint": footprint_literal(product.footprint),
+        "GeoFootprint": product.footprint.geojson if product.footprint else None,
+    }
+
+
+def product_entity(product: Product, root: str, expand: Collection[str] = ()) -> dict[str, Any]:
+    """One product as CDSE shows it, with the asked expansions (Attributes, Assets,
+    Locations) after the properties. ``root`` is the absolute service root URL."""
+    entity = _body(product)
+    if "Attributes" in expand:
+        entity["Attributes"] = product_attributes(product)
+    if "Assets" in expand:
+        entity["Assets"] = assets(product, root)
+    if "Locations" in expand:
+        entity["Locations"] = locations(product, root)
+    return entity
+
+
+def deleted_entity(
+    deleted: DeletedProduct, root: str, expand: Collection[str] = ()
+) -> dict[str, Any]:
+    """One deleted product: the product's properties (offline, no bytes) with its
+    ``DeletionDate`` and ``DeletionCause``; only Attributes can be expanded."""
+    del root  # a deleted product links nowhere; kept for the same signature as products
+    body = _body(deleted.product)
+    body["Online"] = False
+    entity: dict[str, Any] = {}
+    for name, value in body.items():
+        if name == "S3Path":
+            entity["DeletionDate"] = format_datetime(deleted.deletion_date)
+            entity["DeletionCause"] = deleted.deletion_cause
+        entity[name] = value
+    if "Attributes" in expand:
+        entity["Attributes"] = product_attributes(deleted.product)
+    return entity
+
+
+def select(entity: dict[str, Any], names: Collection[str]) -> dict[str, Any]:
+    """The entity with only the selected properties (``Id`` always, expansions kept, the
+    server's order); no names or ``*`` keeps everything."""
+    if not names or "*" in names:
+        return entity
+    keep = {"@odata.mediaContentType", "Id", *names, *EXPANSIONS}
+    return {k: v for k, v in entity.items() if k in keep}

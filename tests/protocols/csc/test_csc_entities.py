@@ -1,0 +1,98 @@
+"""CDSE JSON entities and query options, framework-free."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from catalogue_samples import make_product
+from eohub.model import Checksum
+from eohub.model.deleted import DeletedProduct
+from eohub.protocols.csc.entities import (
+    asset_product,
+    context,
+    deleted_entity,
+    product_entity,
+    quicklook_id,
+)
+from eohub.protocols.csc.errors import OptionError
+from eohub.protocols.csc.options import DEFAULT_TOP, ORDERABLE, parse_options
+from eohub.query.query import SortKey
+
+ROOT = "http://hub/catalogue/odata/v1"
+WHEN = datetime(2024, 3, 16, 3, 18, 49, 857391, tzinfo=UTC)
+
+
+def test_product_entity_golden() -> None:
+    product = make_product(
+        "S2A_MSIL2A_GOLDEN",
+        checksums=(Checksum("BLAKE3", "AB" * 32, WHEN), Checksum("MD5", "CD" * 16, WHEN)),
+        archive_key="products/S2A_MSIL2A_GOLDEN.zip",
+        quicklook_key="previews/ql.jpg",
+    )
+    entity = product_entity(product, ROOT, ("Assets", "Locations"))
+    asset = quicklook_id(product.id)
+    assert entity == {
+        "@odata.mediaContentType": "application/octet-stream",
+        "Id": str(product.id),
+        "Name": "S2A_MSIL2A_GOLDEN.SAFE",
+        "ContentType": "application/octet-stream",
+        "ContentLength": 812_345_678,
+        "OriginDate": "2024-05-01T12:00:00.123456Z",
+        "PublicationDate": "2024-05-01T13:00:00.123456Z",
+        "ModificationDate": "2024-05-01T13:00:00.123456Z",
+        "Online": True,
+        "EvictionDate": "9999-12-31T23:59:59.999999Z",
+        "S3Path": None,
+        "Checksum": [
+            {"Value": "cd" * 16, "Algorithm": "MD5", "ChecksumDate": "2024-03-16T03:18:49.857391Z"},
+            {"Value": "ab" * 32, "Algorithm": "BLAKE3",
+             "ChecksumDate": "2024-03-16T03:18:49.857391Z"},
+        ],
+        "ContentDate": {"Start": "2024-05-01T10:00:00.123456Z",
+                        "End": "2024-05-01T10:00:03.123456Z"},
+        "Footprint": "geography'SRID=4326;POLYGON ((10 45, 11.3 45, 11.3 46, 10 46, 10 45))'",
+        "GeoFootprint": {"type": "Polygon", "coordinates": (((10.0, 45.0), (11.3, 45.0),
+                         (11.3, 46.0), (10.0, 46.0), (10.0, 45.0)),)},
+        "Assets": [{"Type": "QUICKLOOK", "Id": str(asset),
+                    "DownloadLink": f"{ROOT}/Assets({asset})/$value", "S3Path": None}],
+        "Locations": [{"FormatType": "Extracted",
+                       "DownloadLink": f"{ROOT}/Products({product.id})/$value",
+                       "ContentLength": 812_345_678, "Checksum": entity["Checksum"],
+                       "S3Path": None}],
+    }  # fmt: skip
+    assert asset_product(asset) == product.id != asset
+
+
+def test_deleted_entity_and_contexts() -> None:
+    product = make_product("S2A_MSIL2A_GONE")
+    entity = deleted_entity(DeletedProduct(product, WHEN, "Corrupted product"), ROOT)
+    keys = list(entity)
+    assert keys.index("DeletionDate") == keys.index("EvictionDate") + 1
+    assert entity["DeletionCause"] == "Corrupted product" and entity["Online"] is False
+    assert context("Products") == "$metadata#Products"
+    assert context("Products", ["Assets", "Attributes"], entity=True) == (
+        "$metadata#Products(Attributes(),Assets())/$entity"
+    )
+
+
+def test_options_defaults_and_values() -> None:
+    names = dict(expandable=("Attributes", "Assets"), selectable=("Name",))
+    assert parse_options([], **names).top == DEFAULT_TOP  # type: ignore[arg-type]
+    options = parse_options(
+        [("$top", "1000"), ("$skip", "50000"), ("$count", "True"), ("$expand", "Attributes"),
+         ("$expand", "Assets,Attributes"), ("$orderby", "ContentDate/Start desc"),
+         ("$select", "Name")],
+        **names,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert (options.top, options.skip, options.count) == (1000, 50000, True)
+    assert options.expand == ("Attributes", "Assets")
+    assert options.orderby == (SortKey(ORDERABLE["ContentDate/Start"], descending=True),)
+
+
+def test_top_above_the_cap_is_pydantics_error() -> None:
+    with pytest.raises(OptionError) as err:
+        parse_options([("$top", "1001")], expandable=(), selectable=())
+    assert (err.value.kind, err.value.ctx, err.value.value) == ("less_than_equal", {"le": 1000},
+                                                                "1001")  # fmt: skip
