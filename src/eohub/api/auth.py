@@ -1,4 +1,10 @@
-"""Who is calling and what they may do: HTTP Basic, roles, anonymous access, quotas.
+"""Who is calling and what they may do: credentials, roles, anonymous access, quotas.
+
+Every API accepts the same credentials: HTTP Basic (with the password or a personal API key),
+an OpenID Connect access token or an API key as ``Authorization: Bearer`` or as the ``token``
+query parameter (as CDSE's download service and eodag use it), and the portal's session
+cookie. A bad token is a 401 with a ``WWW-Authenticate: Bearer error="invalid_token"``
+challenge.
 
 Every API asks :func:`authorize` for the role a request needs. Without credentials a request
 is anonymous, allowed where the hub's settings allow it (``auth.anonymous_search``,
@@ -19,6 +25,8 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from eohub.auth.apikeys import is_api_key
+from eohub.auth.token_errors import InvalidToken
 from eohub.errors import Forbidden, HubError, TooManyRequests, Unauthenticated
 from eohub.model.user import ANONYMOUS, Role, User
 from eohub.wiring import Hub
@@ -60,14 +68,60 @@ async def current_user(request: Request) -> User | None:
     if _STATE in request.scope:
         cached: User | None = request.scope[_STATE]
         return cached
-    credentials = basic_credentials(request.headers.get("authorization"))
+    header = request.headers.get("authorization")
+    credentials = basic_credentials(header)
+    token = bearer_token(header, request.query_params.get("token"))
     user = None
     if credentials is not None:
-        user = await run_in_threadpool(_hub(request).accounts.authenticate, *credentials)
+        user = await run_in_threadpool(_basic_user, _hub(request), *credentials)
+    elif token is not None:
+        user = await run_in_threadpool(_token_user, request, token)
     elif request.cookies.get(SESSION_COOKIE):
         user = await run_in_threadpool(_session_user, request)
     request.scope[_STATE] = user
     return user
+
+
+def bearer_token(header: str | None, query: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, else of the ``token`` parameter."""
+    if header:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            if not value.strip():
+                raise InvalidToken("The Bearer token is empty")
+            return value.strip()
+    if query is not None:
+        if not query.strip():
+            raise InvalidToken("The token parameter is empty")
+        return query.strip()
+    return None
+
+
+def _basic_user(hub: Hub, username: str, password: str) -> User:
+    """HTTP Basic: a personal API key of ``username`` may take the place of the password
+    (for wget, sentinelsat and other Basic-only clients)."""
+    if is_api_key(password):
+        user = hub.api_keys.user_of(password)
+        if user is not None and user.username.casefold() == username.casefold():
+            return user
+    return hub.accounts.authenticate(username, password)
+
+
+def issuer(request: Request, realm: str) -> str:
+    """The token issuer of a realm: the public URL when configured, else this request's."""
+    base = _hub(request).settings.server.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/auth/realms/{realm}"
+
+
+def _token_user(request: Request, token: str) -> User:
+    hub = _hub(request)
+    if is_api_key(token):
+        user = hub.api_keys.user_of(token)
+        if user is None:
+            raise InvalidToken("The API key is unknown, expired or revoked")
+        return user
+    issuers = {issuer(request, realm) for realm in hub.settings.auth.tokens.realms}
+    return hub.tokens.user_of(token, issuers)
 
 
 def _session_user(request: Request) -> User | None:
@@ -123,6 +177,11 @@ def challenge_headers(request: Request, error: HubError) -> dict[str, str]:
     if isinstance(error, Unauthenticated):
         realm = _hub(request).settings.auth.realm.replace('"', "")
         headers["WWW-Authenticate"] = f'Basic realm="{realm}"'
+        if isinstance(error, InvalidToken):  # RFC 6750: tell the client its token is bad
+            why = _latin1(error.user_message).replace('"', "'").replace("\\", "/")
+            headers["WWW-Authenticate"] = (
+                f'Bearer realm="{realm}", error="invalid_token", error_description="{why}"'
+            )
     if isinstance(error, TooManyRequests):
         headers["Retry-After"] = str(error.retry_after)
     return headers

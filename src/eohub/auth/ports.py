@@ -112,7 +112,7 @@ class AccountStore(Protocol):
         """End one session."""
 
     def remove_sessions(self, username: str) -> None:
-        """End every session of a user."""
+        """End every session of a user (portal logins and token sessions)."""
 
     def remove_expired_sessions(self, now: datetime) -> int:
         """Forget expired sessions; how many."""

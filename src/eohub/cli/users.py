@@ -11,6 +11,7 @@ from datetime import timedelta
 import click
 
 from eohub.auth import Accounts
+from eohub.cli.apikeys import apikey
 from eohub.cli.context import settings_of
 from eohub.model.user import Quota, Role, User
 
@@ -235,3 +236,6 @@ def user_purge_unconfirmed(ctx: click.Context, days: int | None) -> None:
     for name in removed:
         click.echo(f"removed unconfirmed user {name}")
     click.echo(f"{len(removed)} unconfirmed account(s) removed")
+
+
+user.add_command(apikey)

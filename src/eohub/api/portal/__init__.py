@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from eohub.api.portal import (
     accounts,
     admin,
+    apikeys,
     cart,
     login,
     password,
@@ -31,6 +32,7 @@ ROUTERS = [
     signup.router,
     password.router,
     accounts.router,
+    apikeys.router,
     admin.router,
     cart.router,
     searches.router,

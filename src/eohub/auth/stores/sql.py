@@ -120,13 +120,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # the notifier asks on every ingest whether anyone wants mail: a partial index answers
         "CREATE INDEX saved_searches_notify ON saved_searches (username_key) WHERE notify",
     ),
+    (  # OpenID Connect tokens and personal API keys (eohub.auth.tokens, eohub.auth.apikeys)
+        """CREATE TABLE signing_keys (
+            kid TEXT PRIMARY KEY,
+            private_pem TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            active BOOLEAN NOT NULL
+        )""",
+        # one active key even when several server processes create it at the same moment
+        "CREATE UNIQUE INDEX signing_keys_active ON signing_keys (active) WHERE active",
+        """CREATE TABLE token_sessions (
+            id TEXT PRIMARY KEY,
+            username_key TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            expires DOUBLE PRECISION NOT NULL,
+            revoked BOOLEAN NOT NULL DEFAULT FALSE
+        )""",
+        "CREATE INDEX token_sessions_user ON token_sessions (username_key, expires)",
+        """CREATE TABLE refresh_tokens (
+            jti TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            username_key TEXT NOT NULL,
+            used BOOLEAN NOT NULL DEFAULT FALSE,
+            expires DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)",
+        "CREATE INDEX refresh_tokens_user ON refresh_tokens (username_key, expires)",
+        """CREATE TABLE api_keys (
+            id {serial},
+            username_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            key_hash TEXT NOT NULL,
+            shown TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            last_used DOUBLE PRECISION,
+            expires DOUBLE PRECISION
+        )""",
+        "CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash)",
+        "CREATE UNIQUE INDEX api_keys_name ON api_keys (username_key, name)",
+    ),
 )
 
 _COLUMNS = (
     "username, password_hash, email, roles, locked, lock_reason, firstname, lastname, country, "
     "domain, usage, created, quota, failed_logins, last_failed_login, pending"
 )
-_USER_DATA = ("account_downloads", "sessions", "account_tokens", "cart_items", "saved_searches")
+_USER_DATA = (
+    "account_downloads", "sessions", "account_tokens", "cart_items", "saved_searches",
+    "token_sessions", "refresh_tokens", "api_keys",
+)  # fmt: skip
 
 
 def _key(username: str) -> str:
@@ -390,8 +433,15 @@ class SqlAccountStore:
         self._run("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
 
     def remove_sessions(self, username: str) -> None:
-        """End every session of a user."""
-        self._run("DELETE FROM sessions WHERE username_key = ?", (_key(username),))
+        """End every session of a user: portal logins and OpenID Connect token sessions (a
+        password change or a lock thereby revokes the user's access and refresh tokens)."""
+        with self.connect() as conn:
+            key = (_key(username),)
+            conn.execute(self.dialect.sql("DELETE FROM sessions WHERE username_key = ?"), key)
+            conn.execute(
+                self.dialect.sql("UPDATE token_sessions SET revoked = TRUE WHERE username_key = ?"),
+                key,
+            )
 
     def remove_expired_sessions(self, now: datetime) -> int:
         """Forget sessions that have expired; how many."""
@@ -432,6 +482,16 @@ class SqlAccountStore:
             if row is None or cursor.rowcount == 0 or float(row[1]) <= _epoch(now):
                 return None
             return str(row[0])
+
+
+def account_columns(alias: str) -> str:
+    """The account columns :func:`account_of` reads, qualified by a table ``alias``."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in _COLUMNS.split(","))
+
+
+def account_of(row: Sequence[Any]) -> Account:
+    """The account of a row holding :func:`account_columns` first (other stores' joins)."""
+    return _account(row[:16])
 
 
 def _email_key(email: str | None) -> str | None:
