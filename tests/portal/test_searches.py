@@ -170,6 +170,7 @@ def test_turning_notification_on_in_the_portal_brings_mail(hub: Hub, alice: Brow
     sid = _save_json(alice, "my platform", f"platform={platform}").json()["id"]
     _form(alice, f"/searches/{sid}/notify", notify="on")
     hub.catalogue.upsert(products)
+    hub.worker.run_once()  # what the server's background worker does within seconds
     [mail] = mails(hub)
     text = str(mail.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     wanted = [p for p in products if p.platform == platform]

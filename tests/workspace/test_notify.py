@@ -1,4 +1,8 @@
-"""Saved-search mails, driven by products entering the catalogue of a hub built by build_hub."""
+"""Saved-search mails, driven by products entering the catalogue of a hub built by build_hub.
+
+Mails follow the catalogue's change feed: the server's background worker sends them; here each
+test runs one round of that worker (``_round``) where a server would within a few seconds.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +43,11 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
     built.close()
 
 
+def _round(hub: Hub) -> None:
+    """One round of the hub's background worker (push, saved-search mails, pruning)."""
+    hub.worker.run_once()
+
+
 def _mails(hub: Hub) -> list[EmailMessage]:
     folder = hub.settings.outbox_path
     if not folder.is_dir():
@@ -75,6 +84,7 @@ def test_new_matching_products_are_mailed_once(hub: Hub) -> None:
     assert wanted and others
     search_id = _watch(hub, "alice", f"platform={products[0].platform}")
     hub.catalogue.upsert([others[0], wanted[0], others[1]])
+    _round(hub)
     mails = _mails(hub)
     assert len(mails) == 1
     mail = mails[0]
@@ -87,8 +97,10 @@ def test_new_matching_products_are_mailed_once(hub: Hub) -> None:
     assert hub.workspace.search("alice", search_id).last_notified is not None
 
     hub.catalogue.upsert([wanted[0], others[0]])  # replaced, not new: no mail
+    _round(hub)
     assert len(_mails(hub)) == 1
     hub.catalogue.upsert(wanted[1:])
+    _round(hub)
     later = [_body(m) for m in _mails(hub) if _body(m) != text]  # names sort within a second
     assert len(later) == 1
     assert all(p.name in later[0] for p in wanted[1:]) and wanted[0].name not in later[0]
@@ -102,6 +114,7 @@ def test_each_owner_gets_one_mail_for_all_their_searches(hub: Hub) -> None:
     _watch(hub, "alice", f"platform={second.platform}")
     _watch(hub, "bob", f"platform={second.platform}")
     hub.catalogue.upsert([first, second])
+    _round(hub)
     mails = {m["To"]: _body(m) for m in _mails(hub)}
     assert sorted(mails) == ["alice@example.org", "bob@example.org"]
     assert first.name in mails["alice@example.org"] and second.name in mails["alice@example.org"]
@@ -116,6 +129,7 @@ def test_no_mail_without_notification_an_address_or_an_unlocked_account(hub: Hub
     _watch(hub, "dave", "")
     hub.accounts.lock("dave")
     hub.catalogue.upsert(generate_products(3, seed=23))
+    _round(hub)
     assert _mails(hub) == []
 
 
@@ -127,6 +141,7 @@ def test_an_ingest_run_sends_one_mail_for_all_its_products(hub: Hub, tmp_path: P
     inputs = demo_products(4, tmp_path / "incoming", seed=21)
     summary = hub.ingestor().ingest_all(inputs, workers=2)
     assert summary.ingested == 4 and not summary.rejected
+    _round(hub)
     [mail] = _mails(hub)
     text = _body(mail)
     assert "2 new products" in mail["Subject"]
@@ -143,6 +158,7 @@ def test_a_watched_folder_sends_one_mail_per_scan(hub: Hub, tmp_path: Path) -> N
     demo_products(4, folder, seed=26)
     options = WatchOptions(folder=folder, interval_s=0, max_scans=2)  # stable at the 2nd scan
     assert watch(hub.ingestor(), options).ingested == 4
+    _round(hub)
     [mail] = _mails(hub)
     text = _body(mail)
     assert all(p.name in text for p in wanted) and not any(p.name in text for p in others)
@@ -165,14 +181,42 @@ def test_a_failing_mailer_never_fails_the_upsert_or_the_ingest(
         search_id = _watch(hub, "alice", "")
         products = list(generate_products(2, seed=25))
         assert hub.catalogue.upsert(products) == 2
+        _round(hub)
         assert [p.id for p in hub.catalogue.get_many([p.id for p in products])] == [
             p.id for p in products
         ]
         result = hub.ingestor().ingest(demo_products(1, tmp_path / "incoming", seed=26)[0])
         assert result.outcome is Outcome.INGESTED
+        _round(hub)
         assert hub.workspace.search("alice", search_id).last_notified is None
         assert not hub.settings.outbox_path.exists()
         refused = [r for r in caplog.records if "notification to alice not sent" in r.message]
         assert len(refused) == 2  # tried for the upsert and for the ingest, and logged
     finally:
         hub.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_products_written_by_another_process_are_mailed(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """``eohub ingest`` runs in a process of its own: a second hub on the same databases
+    stands for it. The server's worker still mails about what it wrote, once."""
+    settings = _settings(kind, request, tmp_path / "hub")
+    server = build_hub(settings)
+    try:
+        server.accounts.create("alice", "alice-password", [Role.SEARCH], email="alice@example.org")
+        _watch(server, "alice", "")
+        other = build_hub(settings)
+        try:
+            other.catalogue.upsert(generate_products(2, seed=27))
+            other.catalogue.upsert(generate_products(3, seed=28))
+        finally:
+            other.close()
+        _round(server)
+        [mail] = _mails(server)
+        assert "5 new products" in mail["Subject"]
+        _round(server)  # the cursor moved: nothing is mailed twice
+        assert len(_mails(server)) == 1
+    finally:
+        server.close()

@@ -1,22 +1,31 @@
 """Saved-search notifications, driven by catalogue changes (never by re-running searches).
 
-The catalogue calls :meth:`SearchNotifier.notify` with the products an upsert added. Each
-saved search with notification on is tested against just those products, in memory, with the
-reference evaluator; each owner gets one mail per batch listing the new matches of all their
-searches. A mail that cannot be sent is logged and the searches stay un-notified; nothing here
-ever fails the ingest that triggered it.
+:class:`FeedNotifications` follows the catalogue's change feed with one cursor in the account
+database, so products written by any process (the server, ``eohub ingest``, a watch folder)
+are noticed; the server's background worker runs it every few seconds. It hands the products
+*created* since its cursor to :meth:`SearchNotifier.notify`: each saved search with
+notification on is tested against just those products, in memory, with the reference
+evaluator; each owner gets one mail per round listing the new matches of all their searches.
+A mail that cannot be sent is logged and the searches stay un-notified (it is not retried);
+nothing here ever fails an ingest.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import unicodedata
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, Protocol
 
+from eohub.catalogue.service import Catalogue
 from eohub.errors import HubError
 from eohub.mail import Mail, Mailer
+from eohub.model.change import ChangeEvent
 from eohub.model.product import Product
 from eohub.query.evaluate import matches
 from eohub.query.tree import Node
@@ -127,3 +136,69 @@ def _filter_of(search: SavedSearch) -> Node | None:
     except HubError as exc:
         log.warning("saved search %d cannot be evaluated: %s", search.id, exc.detail)
         return None
+
+
+class FeedCursors(Protocol):
+    """Named feed cursors with leases, kept in a database every server process shares."""
+
+    def cursor(self, name: str, start: Callable[[], int]) -> int:
+        """The named cursor, created at ``start()`` on first use."""
+
+    def move_cursor(self, name: str, seq: int) -> None:
+        """Move the named cursor forward to ``seq``."""
+
+    def take_lease(
+        self, kind: Literal["cursor"], key: str, holder: str, now: datetime, seconds: float
+    ) -> bool:
+        """Take or extend the cursor's lease unless another holder's is still valid."""
+
+    def release_lease(self, kind: Literal["cursor"], key: str, holder: str) -> None:
+        """Give the lease back."""
+
+
+class FeedNotifications:
+    """One round of saved-search mails from the change feed (:meth:`run_once`).
+
+    The cursor starts at the end of the feed the first time (no mail about older products).
+    One round reads at most ``max_events`` events; only one process runs a round at a time
+    (the cursor's lease), so no mail is sent twice.
+    """
+
+    CURSOR = "saved-searches"
+
+    def __init__(
+        self,
+        notifier: SearchNotifier,
+        catalogue: Catalogue,
+        cursors: FeedCursors,
+        *,
+        max_events: int = 10_000,
+        lease_s: float = 300.0,
+    ) -> None:
+        self.notifier = notifier
+        self.catalogue = catalogue
+        self.cursors = cursors
+        self.max_events = max_events
+        self.lease_s = lease_s
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run_once(self) -> int:
+        """Mail about the products created since the cursor; returns mails sent."""
+        now = datetime.now(UTC)
+        start = self.cursors.cursor(self.CURSOR, self.catalogue.change_head)
+        if not self.cursors.take_lease("cursor", self.CURSOR, self.holder, now, self.lease_s):
+            return 0  # another process is on it
+        try:
+            start = self.cursors.cursor(self.CURSOR, self.catalogue.change_head)
+            changes = self.catalogue.changes(start, self.max_events)
+            if not changes:
+                return 0
+            sent = 0
+            if self.notifier.active():
+                created = [c.product_id for c in changes if c.event is ChangeEvent.CREATED]
+                # Products deleted since are gone from the catalogue and are not mailed.
+                sent = self.notifier.notify(self.catalogue.get_many(list(dict.fromkeys(created))))
+            self.cursors.move_cursor(self.CURSOR, changes[-1].seq)
+            return sent
+        finally:
+            self.cursors.release_lease("cursor", self.CURSOR, self.holder)
