@@ -13,6 +13,7 @@ import click
 
 from eohub import __version__
 from eohub.cli.context import settings_of as _settings
+from eohub.cli.sync import sync
 from eohub.cli.users import user
 from eohub.errors import HubError
 from eohub.ingest.pipeline import IngestResult, IngestSummary, Outcome
@@ -284,6 +285,7 @@ def demo(ctx: click.Context, count: int, seed: int) -> None:
 
 
 main.add_command(user)
+main.add_command(sync)
 
 
 def run() -> None:

@@ -1,0 +1,196 @@
+"""Synchronisers and their progress in the account database (table ``synchronisers``).
+
+The table has its own schema version table (``sync_schema``), so it migrates independently of
+the account store while sharing its transactions and :class:`~eohub.auth.stores.sql.Dialect`:
+the same plain SQL runs on the SQLite account file and on PostgreSQL. The definition is kept as
+JSON (new options need no migration); the progress has columns of its own, written in one
+statement after each page. Times are epoch seconds, as in the account tables.
+
+The remote password or token is stored as given (like DHuS's ``ServicePassword``): the account
+database must be protected like the hub's own secrets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from eohub.auth.stores.sql import Connection, Dialect
+from eohub.errors import Conflict, NotFound
+from eohub.sync.model import (
+    Cursor,
+    DeletedCursor,
+    FilterLanguage,
+    SyncCounters,
+    SyncDefinition,
+    Synchroniser,
+    SyncMode,
+    SyncStatus,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE synchronisers (
+            id {serial},
+            label TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            status TEXT NOT NULL,
+            cursor_ms BIGINT,
+            cursor_bucket BOOLEAN NOT NULL,
+            cursor_after TEXT,
+            deleted_ms BIGINT,
+            deleted_skip BIGINT NOT NULL,
+            products BIGINT NOT NULL,
+            bytes BIGINT NOT NULL,
+            deleted BIGINT NOT NULL,
+            failures BIGINT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            last_run DOUBLE PRECISION,
+            last_success DOUBLE PRECISION,
+            last_error TEXT,
+            last_remote DOUBLE PRECISION
+        )""",
+        "CREATE UNIQUE INDEX synchronisers_label ON synchronisers (label)",
+    ),
+)
+
+_COLUMNS = (
+    "id, definition, status, cursor_ms, cursor_bucket, cursor_after, deleted_ms, deleted_skip, "
+    "products, bytes, deleted, failures, created, last_run, last_success, last_error, last_remote"
+)
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(float(value), UTC)
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def definition_json(definition: SyncDefinition) -> str:
+    """The definition as stored."""
+    return json.dumps(asdict(definition), sort_keys=True)
+
+
+def definition_from_json(text: str) -> SyncDefinition:
+    """A stored definition (unknown keys of a newer version are ignored)."""
+    data: dict[str, Any] = json.loads(text)
+    known = SyncDefinition.__dataclass_fields__
+    values = {k: v for k, v in data.items() if k in known}
+    values["mode"] = SyncMode(values.get("mode", SyncMode.METADATA))
+    values["filter_language"] = FilterLanguage(values.get("filter_language", "odata"))
+    return SyncDefinition(**values)
+
+
+def _row(row: Sequence[Any]) -> Synchroniser:
+    (sid, definition, status, c_ms, c_bucket, c_after, d_ms, d_skip, products, nbytes, deleted,
+     failures, created, last_run, last_success, last_error, last_remote) = row  # fmt: skip
+    return Synchroniser(
+        id=int(sid),
+        definition=definition_from_json(str(definition)),
+        status=SyncStatus(str(status)),
+        cursor=Cursor(None if c_ms is None else int(c_ms), bool(c_bucket), c_after),
+        deleted_cursor=DeletedCursor(None if d_ms is None else int(d_ms), int(d_skip)),
+        counters=SyncCounters(int(products), int(nbytes), int(deleted), int(failures)),
+        created=_time(created),
+        last_run=_time(last_run),
+        last_success=_time(last_success),
+        last_error=last_error,
+        last_remote_date=_time(last_remote),
+    )
+
+
+class SqlSyncStore:
+    """Synchronisers over the account store's ``connect`` (one transaction per call) and
+    ``dialect``."""
+
+    def __init__(
+        self, connect: Callable[[], AbstractContextManager[Connection]], dialect: Dialect
+    ) -> None:
+        self._connect = connect
+        self._dialect = dialect
+
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._connect() as conn:
+            rows: list[Any] = conn.execute(self._dialect.sql(statement), params).fetchall()
+            return rows
+
+    def _count(self, statement: str, params: Sequence[Any]) -> int:
+        with self._connect() as conn:
+            return int(conn.execute(self._dialect.sql(statement), params).rowcount)
+
+    def migrate(self) -> None:
+        """Apply the migrations not yet applied, under the account store's migration lock."""
+        with self._connect() as conn:
+            if self._dialect.migration_lock:
+                conn.execute(self._dialect.migration_lock)
+            conn.execute("CREATE TABLE IF NOT EXISTS sync_schema (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT MAX(version) FROM sync_schema").fetchone()
+            done = int(row[0] or 0)
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                if version <= done:
+                    continue
+                for statement in statements:
+                    conn.execute(statement.format(serial=self._dialect.serial))
+                conn.execute(
+                    self._dialect.sql("INSERT INTO sync_schema (version) VALUES (?)"), (version,)
+                )
+
+    def add(self, definition: SyncDefinition, created: datetime) -> Synchroniser:
+        """Store a new synchroniser (running, at the start); Conflict when the label is taken."""
+        try:
+            rows = self._rows(
+                "INSERT INTO synchronisers (label, definition, status, cursor_bucket, "
+                "deleted_skip, products, bytes, deleted, failures, created) "
+                "VALUES (?, ?, ?, FALSE, 0, 0, 0, 0, 0, ?) RETURNING id",
+                (definition.label, definition_json(definition), SyncStatus.RUNNING.value,
+                 created.timestamp()),
+            )  # fmt: skip
+        except self._dialect.unique_violation:
+            raise Conflict(f"a synchroniser named '{definition.label}' already exists") from None
+        return self.get(int(rows[0][0]))
+
+    def list(self) -> list[Synchroniser]:
+        """Every synchroniser, by Id."""
+        return [_row(r) for r in self._rows(f"SELECT {_COLUMNS} FROM synchronisers ORDER BY id")]
+
+    def get(self, ref: int | str) -> Synchroniser:
+        """One synchroniser by Id or label; NotFound otherwise."""
+        if isinstance(ref, int) or ref.isdigit():
+            rows = self._rows(f"SELECT {_COLUMNS} FROM synchronisers WHERE id = ?", (int(ref),))
+        else:
+            rows = self._rows(f"SELECT {_COLUMNS} FROM synchronisers WHERE label = ?", (ref,))
+        if not rows:
+            raise NotFound(f"synchroniser '{ref}' not found")
+        return _row(rows[0])
+
+    def set_status(self, sync_id: int, status: SyncStatus) -> None:
+        """Pause or resume."""
+        if not self._count(
+            "UPDATE synchronisers SET status = ? WHERE id = ?", (status.value, sync_id)
+        ):
+            raise NotFound(f"synchroniser {sync_id} not found")
+
+    def save_progress(self, sync: Synchroniser) -> None:
+        """Write the cursors, counters and last run of ``sync`` (its definition and status are
+        left as stored: a pause during a run stands)."""
+        c, d, n = sync.cursor, sync.deleted_cursor, sync.counters
+        self._count(
+            "UPDATE synchronisers SET cursor_ms = ?, cursor_bucket = ?, cursor_after = ?, "
+            "deleted_ms = ?, deleted_skip = ?, products = ?, bytes = ?, deleted = ?, "
+            "failures = ?, last_run = ?, last_success = ?, last_error = ?, last_remote = ? "
+            "WHERE id = ?",
+            (c.time_ms, c.bucket, c.after_id, d.time_ms, d.skip, n.products, n.bytes, n.deleted,
+             n.failures, _epoch(sync.last_run), _epoch(sync.last_success), sync.last_error,
+             _epoch(sync.last_remote_date), sync.id),
+        )  # fmt: skip
+
+    def remove(self, sync_id: int) -> None:
+        """Delete a synchroniser and its progress (the products it copied stay)."""
+        if not self._count("DELETE FROM synchronisers WHERE id = ?", (sync_id,)):
+            raise NotFound(f"synchroniser {sync_id} not found")

@@ -1,0 +1,56 @@
+"""``eohub sync`` as users run it: a real process pulling from a hub served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from account_support import DOWNLOADER
+from api.odata_support import build_odata_hub, live_server
+from eohub.config import Settings
+from eohub.query import Query
+from eohub.wiring import build_hub
+
+
+def _eohub(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eohub", "--data-dir", str(data), "sync", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_add_run_show_pause_resume_and_remove(tmp_path: Path) -> None:
+    up = build_odata_hub(tmp_path / "up", n=4)
+    down = tmp_path / "down"
+    try:
+        with live_server(up.hub) as base:
+            bad = _eohub(down, "add", "x", "--source", base, "--filter", "Nme eq 'a'")
+            assert bad.returncode != 0 and "Nme" in bad.stderr
+            added = _eohub(
+                down, "add", "be", "--source", base, "--user", DOWNLOADER[0],
+                "--password", DOWNLOADER[1], "--copy", "--page-size", "2", "--streams", "2",
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr
+            run = _eohub(down, "run")
+            assert run.returncode == 0, run.stderr
+            assert "be: 5 catalogued" in run.stdout
+            shown = json.loads(_eohub(down, "show", "be").stdout)
+            assert shown["password"] == "***" and DOWNLOADER[1] not in json.dumps(shown)
+            assert (shown["products"], shown["mode"], shown["status"]) == (5, "copy", "running")
+            assert _eohub(down, "pause", "be").returncode == 0
+            assert "paused" in _eohub(down, "list").stdout
+            assert _eohub(down, "resume", "be").returncode == 0
+            assert "be: 0 catalogued" in _eohub(down, "run", "be").stdout
+            assert _eohub(down, "remove", "be").returncode == 0
+            missing = _eohub(down, "show", "be")
+            assert missing.returncode != 0 and "not found" in missing.stderr
+    finally:
+        up.hub.close()
+    hub = build_hub(Settings(data_dir=down))  # type: ignore[call-arg]
+    try:
+        mirrored = hub.catalogue.search(Query(limit=100)).items
+        assert {p.id for p in mirrored} == {p.id for p in up.products} | {up.offline.id}
+    finally:
+        hub.close()
