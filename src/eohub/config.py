@@ -34,6 +34,27 @@ class CatalogueSettings(BaseModel):
     )
     read_connections: int = Field(default=4, ge=1, le=64, description="SQLite read pool size")
     pool_size: int = Field(default=8, ge=1, le=256, description="PostgreSQL pool size")
+    change_retention_days: int = Field(
+        default=365, ge=0, description="days the change feed keeps its events; 0: forever"
+    )
+
+
+class SubscriptionSettings(BaseModel):
+    """Catalogue subscriptions (CDSE ``/odata/v1/Subscriptions``) and their push delivery."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_running: int = Field(default=10, ge=1, description="running subscriptions per user")
+    max_total: int = Field(default=50, ge=1, description="subscriptions per user (any status)")
+    max_top: int = Field(default=1000, ge=1, le=10000, description="largest $top of a Read")
+    push_attempts: int = Field(default=5, ge=1, le=20, description="tries of one push delivery")
+    push_backoff_s: float = Field(
+        default=1.0, gt=0, description="wait before the second try; doubles with each try"
+    )
+    push_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one push request")
+    poll_interval_s: float = Field(
+        default=2.0, gt=0, description="how often the background worker looks for new events"
+    )
 
 
 class StorageSettings(BaseModel):
@@ -99,6 +120,33 @@ class QuotaSettings(BaseModel):
     period_s: int = Field(default=86_400, ge=1, description="sliding window of count and volume")
 
 
+class TokenSettings(BaseModel):
+    """OpenID Connect tokens (a Keycloak-compatible token endpoint) and personal API keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    realms: list[str] = Field(
+        default_factory=lambda: ["eohub", "CDSE"],
+        min_length=1,
+        description="realms served at /auth/realms/<realm>; the first is announced",
+    )
+    clients: list[str] = Field(
+        default_factory=lambda: ["eohub", "cdse-public"],
+        description="client_id values the password grant accepts (empty: any)",
+    )
+    audiences: list[str] = Field(
+        default_factory=lambda: ["account", "CLOUDFERRO_PUBLIC"],
+        min_length=1,
+        description="the tokens' aud claim (clients that pin CDSE's audience keep working)",
+    )
+    access_lifetime_s: int = Field(default=600, ge=1, description="access token lifetime")
+    refresh_lifetime_s: int = Field(default=3600, ge=1, description="refresh token lifetime")
+    session_max_s: int = Field(
+        default=36_000, ge=1, description="longest chain of refreshes after one password grant"
+    )
+    api_key_max: int = Field(default=20, ge=1, description="API keys per user")
+
+
 class AuthSettings(BaseModel):
     """Accounts, logins and access rules."""
 
@@ -132,6 +180,7 @@ class AuthSettings(BaseModel):
         default=300, ge=0, description="how long a verified password is remembered in memory"
     )
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
 
 
 class MailSettings(BaseModel):
@@ -193,6 +242,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
+    subscriptions: SubscriptionSettings = Field(default_factory=SubscriptionSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from eohub.auth import Accounts, AccountStore, DownloadGate, LoginPolicy
+from eohub.auth.apikeys import ApiKeys
 from eohub.auth.passwords import Passwords
 from eohub.auth.stores.sql import SqlAccountStore
+from eohub.auth.stores.tokens import SqlTokenStore
+from eohub.auth.tokens import TokenPolicy, Tokens
 from eohub.catalogue.ports import CatalogueBackend
 from eohub.catalogue.service import Catalogue
 from eohub.config import Settings
@@ -16,8 +20,15 @@ from eohub.errors import Conflict
 from eohub.ingest.pipeline import Ingestor
 from eohub.mail import Mailer
 from eohub.model.user import Quota
+from eohub.protocols.csc.filter import parse_filter
 from eohub.storage.ports import ObjectStore
+from eohub.subscriptions import Limits, Subscriptions
+from eohub.subscriptions.push import Pusher
+from eohub.subscriptions.store import SqlSubscriptionStore
+from eohub.subscriptions.worker import FeedWorker, Pruner
+from eohub.sync import SqlSyncStore, SyncService
 from eohub.workspace import SearchNotifier, Workspace
+from eohub.workspace.notify import FeedNotifications
 from eohub.workspace.store import SqlWorkspaceStore
 
 log = logging.getLogger("eohub")
@@ -122,6 +133,23 @@ def build_download_gate(settings: Settings, store: AccountStore) -> DownloadGate
     return DownloadGate(store, defaults)
 
 
+def build_tokens(settings: Settings, store: AccountStore, accounts: Accounts) -> Tokens:
+    """OpenID Connect tokens and API keys, with their tables in the account database."""
+    if not isinstance(store, SqlAccountStore):
+        raise TypeError("tokens keep their tables in the SQL account database")
+    conf = settings.auth.tokens
+    token_store = SqlTokenStore(store)
+    policy = TokenPolicy(
+        access_lifetime=timedelta(seconds=conf.access_lifetime_s),
+        refresh_lifetime=timedelta(seconds=conf.refresh_lifetime_s),
+        session_max=timedelta(seconds=conf.session_max_s),
+        audiences=tuple(conf.audiences),
+        clients=frozenset(conf.clients),
+    )
+    api_keys = ApiKeys(token_store, max_keys=conf.api_key_max)
+    return Tokens(token_store, accounts, api_keys, policy=policy)
+
+
 def portal_url(settings: Settings) -> str:
     """The portal's base URL for links outside a request (mails): the public URL when set."""
     server = settings.server
@@ -131,14 +159,49 @@ def portal_url(settings: Settings) -> str:
 def build_workspace(
     settings: Settings, account_store: AccountStore, catalogue: Catalogue, mailer: Mailer
 ) -> Workspace:
-    """Carts and saved searches in the account database; saved searches with notification on
-    are mailed about every product that enters the catalogue (ingest, upload, watch folder)."""
+    """Carts and saved searches in the account database (their mails: ``build_worker``)."""
     if not isinstance(account_store, SqlAccountStore):
         raise TypeError("the workspace keeps its tables in the SQL account database")
     store = SqlWorkspaceStore(account_store.connect, account_store.dialect)
-    notifier = SearchNotifier(store, mailer, portal_url=portal_url(settings))
-    catalogue.on_new_products(notifier.notify, active=notifier.active)
     return Workspace(store, catalogue)
+
+
+def build_subscriptions(
+    settings: Settings, account_store: AccountStore, catalogue: Catalogue
+) -> Subscriptions:
+    """Catalogue subscriptions, with their tables in the account database."""
+    if not isinstance(account_store, SqlAccountStore):
+        raise TypeError("subscriptions keep their tables in the SQL account database")
+    conf = settings.subscriptions
+    store = SqlSubscriptionStore(account_store.connect, account_store.dialect)
+    limits = Limits(max_running=conf.max_running, max_total=conf.max_total, max_top=conf.max_top)
+    return Subscriptions(store, catalogue, parse_filter, limits=limits)
+
+
+def build_worker(
+    settings: Settings, subscriptions: Subscriptions, workspace: Workspace, mailer: Mailer
+) -> FeedWorker:
+    """The server's background worker: push deliveries, saved-search mails (both from the
+    change feed) and pruning the feed."""
+    conf = settings.subscriptions
+    catalogue = subscriptions.catalogue
+    worker = FeedWorker(interval_s=conf.poll_interval_s)
+    pusher = Pusher(
+        subscriptions,
+        f"{portal_url(settings)}/catalogue/odata/v1",
+        attempts=conf.push_attempts,
+        backoff_s=conf.push_backoff_s,
+        timeout_s=conf.push_timeout_s,
+        wait=worker.wait,
+    )
+    notifier = SearchNotifier(workspace.store, mailer, portal_url=portal_url(settings))
+    mails = FeedNotifications(notifier, catalogue, subscriptions.store)
+    worker.steps += [
+        ("push", pusher.run_once),
+        ("saved-search mails", mails.run_once),
+        ("prune", Pruner(catalogue, settings.catalogue.change_retention_days)),
+    ]
+    return worker
 
 
 @dataclass
@@ -152,6 +215,14 @@ class Hub:
     downloads: DownloadGate
     mailer: Mailer
     workspace: Workspace
+    tokens: Tokens
+    subscriptions: Subscriptions
+    worker: FeedWorker
+
+    @property
+    def api_keys(self) -> ApiKeys:
+        """Personal API keys."""
+        return self.tokens.api_keys
 
     def ingestor(self) -> Ingestor:
         """An ingest pipeline writing into this hub."""
@@ -159,6 +230,7 @@ class Hub:
 
     def close(self) -> None:
         """Release every resource."""
+        self.worker.stop()
         self.catalogue.backend.close()
         self.accounts.store.close()
 
@@ -172,14 +244,24 @@ def build_hub(settings: Settings, *, migrate: bool = True) -> Hub:
         account_store.migrate()
     catalogue = Catalogue(backend)
     mailer = build_mailer(settings)
+    accounts = build_accounts(settings, account_store)
+    workspace = build_workspace(settings, account_store, catalogue, mailer)
+    subscriptions = build_subscriptions(settings, account_store, catalogue)
+    if migrate:
+        subscriptions.store.migrate()
+        # The saved-search cursor starts here, so products written from now on are mailed.
+        subscriptions.store.cursor(FeedNotifications.CURSOR, catalogue.change_head)
     return Hub(
         settings=settings,
         catalogue=catalogue,
         store=build_store(settings),
-        accounts=build_accounts(settings, account_store),
+        accounts=accounts,
         downloads=build_download_gate(settings, account_store),
         mailer=mailer,
-        workspace=build_workspace(settings, account_store, catalogue, mailer),
+        workspace=workspace,
+        tokens=build_tokens(settings, account_store, accounts),
+        subscriptions=subscriptions,
+        worker=build_worker(settings, subscriptions, workspace, mailer),
     )
 
 
@@ -207,3 +289,14 @@ def bootstrap_administrator(hub: Hub) -> None:
         conf.admin_username,
         path,
     )
+
+
+def build_sync(hub: Hub, *, migrate: bool = True) -> SyncService:
+    """The hub's synchronisers, with their table in the account database."""
+    account_store = hub.accounts.store
+    if not isinstance(account_store, SqlAccountStore):
+        raise TypeError("synchronisers keep their table in the SQL account database")
+    store = SqlSyncStore(account_store.connect, account_store.dialect)
+    if migrate:
+        store.migrate()
+    return SyncService(store, hub.catalogue, hub.store)

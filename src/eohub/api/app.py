@@ -11,7 +11,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from eohub import __version__
-from eohub.api import errors, odata, odata_ingests, opensearch, plain, portal, upload
+from eohub.api import (
+    csc,
+    csc_subscriptions,
+    errors,
+    odata,
+    odata_ingests,
+    oidc,
+    opensearch,
+    plain,
+    portal,
+    stac,
+    upload,
+)
 from eohub.config import Settings
 from eohub.wiring import Hub, bootstrap_administrator, build_hub
 
@@ -30,9 +42,11 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
             # so keep them out of the collector's full passes, which otherwise walked them all
             # every few requests (2.5 ms a request on a 100-row OpenSearch page).
             gc.freeze()
+        app.state.hub.worker.start()  # push deliveries, saved-search mails, feed pruning
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.hub.worker.stop)
             if own:
                 app.state.hub.close()
 
@@ -43,9 +57,13 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server.allowed_hosts)
     errors.install(app)
     app.include_router(plain.router)
+    app.include_router(oidc.router)
     app.include_router(upload.router)
+    app.include_router(csc_subscriptions.router)  # before every other /catalogue/odata/v1
+    app.include_router(csc.router)  # before the OData catch-all routes
     app.include_router(odata_ingests.router)  # before the OData catch-all routes
     app.include_router(odata.router)
     app.include_router(opensearch.router)
+    app.include_router(stac.router)
     portal.install(app)
     return app
