@@ -76,6 +76,15 @@ class CatalogueBackend(Protocol):
     def search(self, query: Query) -> Page[Product]:
         """One page of a normalised query."""
 
+    def search_documents(self, query: Query, kind: str) -> Page[bytes]:
+        """One page of a normalised query as the products' documents of ``kind`` (a
+        ``DocumentKind`` given to the backend): the same order, total and cursor as
+        ``search``, each item the kind's rendering of the product (stored or rendered)."""
+
+    def refresh_documents(self, batch: int = 1000) -> int:
+        """Store the missing or outdated documents of every kind (0 where none are stored);
+        returns how many were written."""
+
     def count(self, query: Query) -> int:
         """Exact number of products matching a normalised query's filter."""
 

@@ -83,6 +83,11 @@ class Catalogue:
         """Validate and run a query."""
         return self.backend.search(normalize_query(query))
 
+    def search_documents(self, query: Query, kind: str) -> Page[bytes]:
+        """Validate and run a query; the page holds the products' documents of ``kind`` (see
+        ``eohub.model.documents``) instead of products."""
+        return self.backend.search_documents(normalize_query(query), kind)
+
     def count(self, query: Query) -> int:
         """Exact count of a query's matches."""
         return self.backend.count(normalize_query(query))

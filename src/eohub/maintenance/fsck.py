@@ -3,7 +3,8 @@
 - bytes no catalogue row points to (an ingest killed before its catalogue write, a replaced
   product whose old bytes could not be removed) are orphans: reported, removed with repair;
 - partial uploads left by a crash are removed with repair;
-- a product marked online whose bytes are missing is reported, and marked offline with repair.
+- a product marked online whose bytes are missing is reported, and marked offline with repair;
+- with repair, missing or outdated stored product documents are rendered and stored.
 Memory stays bounded: the archive is listed and checked against the catalogue in batches.
 """
 
@@ -33,6 +34,7 @@ class FsckReport:
     orphans: list[str] = field(default_factory=list)
     missing: list[uuid.UUID] = field(default_factory=list)
     partials_removed: int = 0
+    documents_stored: int = 0
     repaired: bool = False
 
     @property
@@ -112,4 +114,7 @@ def fsck(catalogue: Catalogue, store: ObjectStore, *, repair: bool = False) -> F
             log.info("removed orphan object %s", key)
         for start in range(0, len(fixes), _BATCH):
             catalogue.upsert(fixes[start : start + _BATCH])
+        # Products catalogued before a document kind existed (or by an older rendering) are
+        # served by rendering them on every read until their documents are stored.
+        report.documents_stored = catalogue.backend.refresh_documents()
     return report

@@ -29,6 +29,7 @@ from eohub.catalogue.postgis.statements import Statement, count_statement, page_
 from eohub.catalogue.postgis.writer import write_all
 from eohub.model.change import Change, ChangeEvent
 from eohub.model.deleted import DeletedProduct
+from eohub.model.documents import DocumentKind
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
 from eohub.query.evaluate import sort_values
@@ -73,8 +74,16 @@ class PostgisCatalogue:
     Nothing connects until the first call.
     """
 
-    def __init__(self, dsn: str, *, pool_size: int = 8, connect_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 8,
+        connect_timeout_s: float = 5.0,
+        documents: Sequence[DocumentKind] = (),
+    ) -> None:
         self._db = Database(dsn, pool_size=pool_size, connect_timeout_s=connect_timeout_s)
+        self._kinds = {kind.name: kind for kind in documents}
 
     # -- schema --------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -206,6 +215,19 @@ class PostgisCatalogue:
         if len(rows) > query.limit and items:
             next_cursor = Cursor(query.sort, sort_values(items[-1], query.sort))
         return Page(items=items, total=total, next=next_cursor, sort=query.sort)
+
+    def search_documents(self, query: Query, kind: str) -> Page[bytes]:
+        """One page as documents of ``kind``, rendered here: this backend stores none yet."""
+        found = self._kinds.get(kind)
+        if found is None:
+            raise ValueError(f"no document kind {kind!r} in this catalogue")
+        page = self.search(query)
+        return Page([found.render(p) for p in page.items], page.total, page.next, page.sort)
+
+    def refresh_documents(self, batch: int = 1000) -> int:
+        """Nothing to refresh: documents are rendered when read."""
+        del batch
+        return 0
 
     def count(self, query: Query) -> int:
         """Exact number of products matching a normalised query's filter."""

@@ -6,8 +6,9 @@ import fcntl
 import queue
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from eohub.catalogue.sqlite import changes as change_feed
 from eohub.catalogue.sqlite import codec, paging, schema
 from eohub.catalogue.sqlite import deleted as deleted_table
+from eohub.catalogue.sqlite import documents as stored_documents
 from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
 from eohub.catalogue.sqlite.connections import Connections, translate
 from eohub.catalogue.sqlite.ordering import keyset, order_by
@@ -22,13 +24,15 @@ from eohub.catalogue.sqlite.sqltext import Filter, Sql, marks
 from eohub.errors import Conflict, InvalidQuery
 from eohub.model.change import Change, ChangeEvent
 from eohub.model.deleted import DeletedProduct
+from eohub.model.documents import DocumentKind
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
 from eohub.query.evaluate import sort_values
 from eohub.query.query import CountMode, Cursor, Page, Query
 from eohub.query.tree import fields_of
 
-_SELECT = "SELECT " + ", ".join(f"p.{c}" for c in schema.PRODUCT_COLUMNS) + " FROM products AS p"
+_COLUMNS = ", ".join(f"p.{c}" for c in schema.PRODUCT_COLUMNS)
+_SELECT = f"SELECT {_COLUMNS} FROM products AS p"
 _INSERT_PRODUCT = (
     f"INSERT INTO products ({', '.join(schema.PRODUCT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(schema.PRODUCT_COLUMNS))})"
@@ -69,11 +73,16 @@ class _Abort:
 _Item = list[codec.Encoded] | _Abort | None  # None: the batch is complete
 
 
-def _encode_chunk(products: Iterable[Product]) -> list[codec.Encoded]:
-    """Encoded products of one chunk; within it the last version of an Id wins."""
+def _encode_chunk(
+    products: Iterable[Product], kinds: Sequence[DocumentKind] = ()
+) -> list[codec.Encoded]:
+    """Encoded products of one chunk, with their documents of ``kinds``; within it the last
+    version of an Id wins."""
     latest: dict[str, codec.Encoded] = {}
     for product in products:
         encoded = codec.Encoded(product)
+        if kinds:
+            encoded.documents = tuple(kind.render(product) for kind in kinds)
         latest.pop(encoded.id, None)
         latest[encoded.id] = encoded
     chunk = list(latest.values())
@@ -92,13 +101,19 @@ class SQLiteCatalogue:
     """
 
     def __init__(
-        self, path: Path, *, read_connections: int = 4, busy_timeout_s: float = 10.0
+        self,
+        path: Path,
+        *,
+        read_connections: int = 4,
+        busy_timeout_s: float = 10.0,
+        documents: Sequence[DocumentKind] = (),
     ) -> None:
         self.path = Path(path)
         self._db = Connections(
             self.path, read_connections=read_connections, busy_timeout_s=busy_timeout_s
         )
         self._sort_plans = paging.SortPlans()
+        self._kinds = tuple(documents)
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -111,6 +126,8 @@ class SQLiteCatalogue:
 
         def run() -> None:
             self._db.write(lambda conn: schema.migrate(conn, str(self.path)), transaction=False)
+            if self._kinds:
+                self._db.write(lambda conn: stored_documents.create(conn, self._kinds))
 
         lock_path = self.path.with_name(self.path.name + ".migrate-lock")
         try:
@@ -134,7 +151,7 @@ class SQLiteCatalogue:
         failure, here or in the writer, rolls the whole batch back.
         """
         source = iter(products)
-        first = _encode_chunk(islice(source, _UPSERT_CHUNK))
+        first = _encode_chunk(islice(source, _UPSERT_CHUNK), self._kinds)
         if not first:
             return 0
         chunks: queue.Queue[_Item] = queue.Queue(maxsize=2)
@@ -152,7 +169,7 @@ class SQLiteCatalogue:
 
         try:
             while True:
-                chunk = _encode_chunk(islice(source, _UPSERT_CHUNK))
+                chunk = _encode_chunk(islice(source, _UPSERT_CHUNK), self._kinds)
                 if not chunk or not send(chunk):
                     break
         except BaseException:
@@ -197,13 +214,14 @@ class SQLiteCatalogue:
                     raise Conflict(message, detail=f"{message} ({pid})")
         top = conn.execute("SELECT coalesce(max(pk), 0) FROM products").fetchone()[0]
         if existing:
-            _delete_rows(conn, list(existing.values()))
+            _delete_rows(conn, list(existing.values()), self._kinds)
         rows: list[tuple[Any, ...]] = []
         boxes: list[tuple[Any, ...]] = []
         fts: list[tuple[Any, ...]] = []
         attrs: list[tuple[Any, ...]] = []
         terms: set[tuple[str, str, str]] = set()
         platforms: set[tuple[Any, ...]] = set()
+        documents: list[list[tuple[int, bytes]]] = [[] for _ in self._kinds]
         for item in batch:
             found = existing.get(item.id)
             if found is None:
@@ -217,12 +235,16 @@ class SQLiteCatalogue:
             attrs += [(pk, *a) for a in item.attributes]
             terms.update(item.terms)
             platforms.add(item.platform)
+            for rendered, body in zip(documents, item.documents, strict=True):
+                rendered.append((pk, body))
         conn.executemany(_INSERT_PRODUCT, rows)
         conn.executemany(_INSERT_BOX, boxes)
         conn.executemany(_INSERT_FTS, fts)
         conn.executemany(_INSERT_ATTR, attrs)
         conn.executemany("INSERT OR IGNORE INTO terms VALUES (?, ?, ?)", sorted(terms))
         conn.executemany("INSERT OR IGNORE INTO platforms VALUES (?, ?, ?, ?)", platforms)
+        for kind, rendered in zip(self._kinds, documents, strict=True):
+            stored_documents.write(conn, kind, rendered)
         events = [
             (
                 ChangeEvent.MODIFIED if item.id in existing else ChangeEvent.CREATED,
@@ -255,7 +277,7 @@ class SQLiteCatalogue:
             pk, boxes = conn.execute(
                 "SELECT pk, boxes FROM products WHERE id = ?", (str(product_id),)
             ).fetchone()
-            _delete_rows(conn, [(pk, boxes)])
+            _delete_rows(conn, [(pk, boxes)], self._kinds)
             change_feed.record(conn, [(ChangeEvent.DELETED, str(product_id), found.name)], when)
             return found
 
@@ -318,34 +340,104 @@ class SQLiteCatalogue:
         The page's keys are sorted before its full rows are read, and an exact total comes
         from the page's own pass when that pass sees every match anyway (see paging.py).
         """
-        rows: list[Any] = []
-        total: int | None = None
         with self._db.read() as conn:
             conn.execute("BEGIN")  # one snapshot for the plan probe, the page and its count
-            where = self._where(query, conn)
-            if query.limit > 0:
-                page_where = self._page_where(query, where, conn)
-                keys = self._page_sql(query, page_where)
-                counted = (
-                    query.count is CountMode.EXACT
-                    and query.after is None  # the total must not stop at the cursor
-                    and self._sort_plans.counts_in_pass(lambda sql: self._run(conn, sql), keys)
-                )
-                if counted:
-                    keys = self._page_sql(query, page_where, with_total=True)
-                order = order_by(query.sort, page_where)
-                rows = self._run(conn, paging.rows_sql(keys, order, with_total=counted))
-                if counted and rows:
-                    total = int(rows[0][-1])
-                elif counted and query.offset == 0:
-                    total = 0  # past the last match (an offset) the page has no row to tell
-            if query.count is CountMode.EXACT and total is None:
-                total = int(self._run(conn, self._count_sql(where))[0][0])
+            rows, total = self._page(conn, query, paging.rows_sql)
             conn.execute("COMMIT")
         items = codec.decode_many(rows[: query.limit])
         more = len(rows) > query.limit
         next_cursor = Cursor(query.sort, sort_values(items[-1], query.sort)) if more else None
         return Page(items=items, total=total, next=next_cursor, sort=query.sort)
+
+    def search_documents(self, query: Query, kind: str) -> Page[bytes]:
+        """One page of a normalised query as stored documents of ``kind``, in the page's order
+        with the same total and cursor as :meth:`search`; a product without a current document
+        is rendered from its row."""
+        found = next((k for k in self._kinds if k.name == kind), None)
+        if found is None:
+            raise ValueError(f"no document kind {kind!r} in this catalogue")
+        with self._db.read() as conn:
+            conn.execute("BEGIN")
+            rows, total = self._page(
+                conn,
+                query,
+                lambda keys, order, with_total: stored_documents.page_sql(
+                    keys, order, found, with_total=with_total
+                ),
+            )
+            page = rows[: query.limit]
+            wanted = [row[0] for row in page if row[1] is None]
+            more = len(rows) > query.limit
+            if more and page:
+                wanted.append(page[-1][0])  # the cursor's values come from the product
+            products = self._by_pk(conn, wanted)
+            conn.execute("COMMIT")
+        items = [row[1] if row[1] is not None else found.render(products[row[0]]) for row in page]
+        next_cursor = None
+        if more and page:
+            next_cursor = Cursor(query.sort, sort_values(products[page[-1][0]], query.sort))
+        return Page(items=items, total=total, next=next_cursor, sort=query.sort)
+
+    def refresh_documents(self, batch: int = 1000) -> int:
+        """Render and store the missing or outdated documents of every kind (products written
+        before a kind existed, or by an older rendering); returns how many were written."""
+        written = 0
+        for kind in self._kinds:
+            after = 0
+            while True:
+                with self._db.read() as conn:
+                    conn.execute("BEGIN")
+                    pks = stored_documents.missing(conn, kind, after, batch)
+                    products = self._by_pk(conn, pks)
+                    conn.execute("COMMIT")
+                if not pks:
+                    break
+                after = pks[-1]
+                rendered = [(pk, kind.render(product)) for pk, product in products.items()]
+                self._db.write(partial(_store_documents, kind=kind, rendered=rendered))
+                written += len(rendered)
+                if len(pks) < batch:
+                    break
+        return written
+
+    def _page(
+        self,
+        conn: sqlite3.Connection,
+        query: Query,
+        rows_sql: Callable[..., Sql],
+    ) -> tuple[list[Any], int | None]:
+        """The rows of one page (``rows_sql(keys, order, with_total=)`` picks the columns)
+        and the exact total when the query asks for it, on the caller's snapshot."""
+        rows: list[Any] = []
+        total: int | None = None
+        where = self._where(query, conn)
+        if query.limit > 0:
+            page_where = self._page_where(query, where, conn)
+            keys = self._page_sql(query, page_where)
+            counted = (
+                query.count is CountMode.EXACT
+                and query.after is None  # the total must not stop at the cursor
+                and self._sort_plans.counts_in_pass(lambda sql: self._run(conn, sql), keys)
+            )
+            if counted:
+                keys = self._page_sql(query, page_where, with_total=True)
+            order = order_by(query.sort, page_where)
+            rows = self._run(conn, rows_sql(keys, order, with_total=counted))
+            if counted and rows:
+                total = int(rows[0][-1])
+            elif counted and query.offset == 0:
+                total = 0  # past the last match (an offset) the page has no row to tell
+        if query.count is CountMode.EXACT and total is None:
+            total = int(self._run(conn, self._count_sql(where))[0][0])
+        return list(rows), total
+
+    def _by_pk(self, conn: sqlite3.Connection, pks: Sequence[int]) -> dict[int, Product]:
+        found: dict[int, Product] = {}
+        for chunk in _chunks(list(dict.fromkeys(pks))):
+            sql = f"SELECT p.pk, {_COLUMNS} FROM products AS p WHERE p.pk IN ({marks(len(chunk))})"
+            for row in conn.execute(sql, list(chunk)):
+                found[int(row[0])] = codec.decode(row[1:])
+        return found
 
     def count(self, query: Query) -> int:
         """Exact number of products matching a normalised query's filter."""
@@ -429,11 +521,27 @@ class SQLiteCatalogue:
             raise InvalidQuery(f"the SQLite catalogue cannot run this query: {text}") from None
 
 
-def _delete_rows(conn: sqlite3.Connection, found: list[tuple[int, int]]) -> None:
-    """Delete products by pk with their R*Tree, FTS and attribute rows (no orphans)."""
+def _store_documents(
+    conn: sqlite3.Connection, *, kind: DocumentKind, rendered: list[tuple[int, bytes]]
+) -> None:
+    """Store documents rendered outside the transaction, for products still present (one
+    deleted meanwhile gets none) and without a current document (an upsert meanwhile wrote a
+    newer one)."""
+    present: set[int] = set()
+    for chunk in _chunks([pk for pk, _ in rendered]):
+        sql = f"SELECT pk FROM products WHERE pk IN ({marks(len(chunk))})"
+        present.update(int(row[0]) for row in conn.execute(sql, list(chunk)))
+    stored_documents.fill(conn, kind, [r for r in rendered if r[0] in present])
+
+
+def _delete_rows(
+    conn: sqlite3.Connection, found: list[tuple[int, int]], kinds: Sequence[DocumentKind] = ()
+) -> None:
+    """Delete products by pk with their R*Tree, FTS, attribute and document rows."""
     box_ids = [((pk << codec.BOX_SHIFT) | k,) for pk, n in found for k in range(n)]
     pks = [(pk,) for pk, _ in found]
     conn.executemany("DELETE FROM products_rtree WHERE id = ?", box_ids)
     conn.executemany("DELETE FROM products_fts WHERE rowid = ?", pks)
     conn.executemany("DELETE FROM product_attributes WHERE product = ?", pks)
+    stored_documents.delete(conn, kinds, pks)
     conn.executemany("DELETE FROM products WHERE pk = ?", pks)

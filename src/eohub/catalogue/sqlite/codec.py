@@ -189,10 +189,12 @@ class Encoded:
     ``platforms`` row.
     """
 
-    __slots__ = ("attributes", "boxes", "fts", "id", "name", "platform", "row", "terms")
+    __slots__ = ("attributes", "boxes", "documents", "fts", "id", "name", "platform", "row",
+                 "terms")  # fmt: skip
 
     def __init__(self, product: Product) -> None:
         _check(product)
+        self.documents: tuple[bytes, ...] = ()  # rendered by the backend's document kinds
         self.id = str(product.id)
         self.name = product.name
         attrs: list[tuple[SqlValue, ...]] = []
