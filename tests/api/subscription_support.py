@@ -52,10 +52,15 @@ class Served:
 
 
 @contextmanager
-def served(root: Path, **subscriptions: Any) -> Iterator[Served]:
-    """A fresh SQLite hub with two users, served on 127.0.0.1 (worker running)."""
+def served(root: Path, dsn: str | None = None, **subscriptions: Any) -> Iterator[Served]:
+    """A fresh hub with two users, served on 127.0.0.1 (worker running): SQLite, or with
+    ``dsn`` the catalogue and accounts in that PostgreSQL database."""
     conf = {"poll_interval_s": 0.1, "push_backoff_s": 0.05, **subscriptions}
-    settings = Settings(data_dir=root / "hub", subscriptions=SubscriptionSettings(**conf))
+    settings = Settings(
+        data_dir=root / "hub",
+        subscriptions=SubscriptionSettings(**conf),
+        catalogue={"dsn": dsn} if dsn else {},  # type: ignore[arg-type]
+    )
     hub = build_hub(settings)
     add_downloader(hub)
     hub.accounts.create(*OTHER, [Role.SEARCH])

@@ -186,3 +186,36 @@ def test_only_data_managers_delete_products(app: FastAPI, data: OdataHub) -> Non
         assert data.hub.catalogue.get(product.id).id == product.id  # nothing changed
     assert asgi_request(app, "DELETE", url + "?cause=test", auth=ADMIN).status_code == 204
     assert asgi_get(app, url, auth=ADMIN).status_code == 404
+
+
+def test_cdse_downloads_answer_429_in_cdse_shape_when_the_quota_is_used_up(
+    data: OdataHub,
+) -> None:
+    """The hub allows one download at a time and three per period (the fixture's quota)."""
+    accounts = data.hub.accounts
+    accounts.create("cdse-quoted", "cdse-quoted-password", [Role.SEARCH, Role.DOWNLOAD])
+    accounts.set_quota("cdse-quoted", Quota(max_concurrent=1, max_bandwidth=1024))
+    auth = ("cdse-quoted", "cdse-quoted-password")
+    product = data.products[0]
+    with live_server(data.hub) as base, httpx.Client(auth=auth, timeout=30) as client:
+        url = f"{base}/catalogue/odata/v1/Products({product.id})/$value"
+        with client.stream("GET", url) as first:  # held open by the bandwidth limit
+            assert first.status_code == 200
+            second = client.get(url)
+            assert second.status_code == 429, second.text
+            detail = second.json()["detail"]
+            assert set(detail) == {"message", "request_id"}
+            assert "concurrent" in detail["message"]
+        deadline = time.monotonic() + 10  # the server frees the slot once it sees the close
+        while (
+            data.hub.downloads.active(accounts.user("cdse-quoted")) and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        accounts.set_quota("cdse-quoted", None)  # back to the hub's: three per period
+        for _ in range(2):  # the first (cut) download counted too
+            response = client.get(url)
+            assert response.status_code == 200 and len(response.content) == product.size
+        refused = client.get(url)
+        assert refused.status_code == 429, refused.text
+        assert set(refused.json()["detail"]) == {"message", "request_id"}
+        assert "Maximum number of download (3) exceeded" in refused.json()["detail"]["message"]

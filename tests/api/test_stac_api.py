@@ -148,12 +148,13 @@ BAD = [
     ("GET", "/stac/search?datetime=1986-04-12T23:20:50Z/1985-04-12T23:20:50Z"),
     ("GET", "/stac/search?limit=-1"),
     ("GET", "/stac/search?limit=ten"),
-    ("GET", "/stac/search?token=not-a-token"),
+    ("GET", "/stac/search?cursor=not-a-token"),
     ("GET", "/stac/search?sortby=-footprint"),
     ("GET", "/stac/search?filter=eo:cloud_cover%20%3C"),
     ("GET", "/stac/search?filter=nosuch%20=%201"),
     ("GET", "/stac/search?filter-lang=cql3&filter=a"),
     ("GET", "/stac/search?query=%7B%22eo:cloud_cover%22:%7B%22like%22:1%7D%7D"),
+    ("GET", "/stac/search?query=%7B%22id%22:%7B%22startsWith%22:1%7D%7D"),
     ("GET", "/stac/search?collections=no-such-collection"),
     ("GET", "/stac/search?limit=1&limit=2"),
     ("POST", {"limit": 0}),
@@ -194,3 +195,18 @@ def test_searching_needs_credentials(server: str) -> None:
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Basic")
     assert set(response.json()) == {"code", "description"}
+
+
+def test_query_extension_text_operators(server: str, stac_hub: OdataHub) -> None:
+    names = {p.name for p in _all(stac_hub)}
+    for op, value, check in (
+        ("startsWith", "S2B_MSI", lambda n: n.startswith("S2B_MSI")),
+        ("endsWith", "_002", lambda n: n.endswith("_002")),
+        ("contains", "_MSIL2A_", lambda n: "_MSIL2A_" in n),
+        ("contains", "%", lambda n: "%" in n),  # a wildcard of LIKE is itself here
+    ):
+        body = {"query": {"id": {op: value}}, "limit": 1000}
+        found = httpx.post(f"{server}/stac/search", json=body, headers=AUTH_HEADER)
+        assert found.status_code == 200, found.text
+        got = {f["id"] for f in found.json()["features"]}
+        assert got == {n for n in names if check(n)}, (op, value)

@@ -39,6 +39,7 @@ def test_stac_api_validator_finds_no_error(stac_hub: OdataHub) -> None:
     product = next(p for p in s2 if p.footprint)
     assert product.footprint is not None
     point = shape(product.footprint.geojson).representative_point()
+    cloud = product.cloud_cover  # one value the eq test finds
     geometry = json.dumps({"type": "Point", "coordinates": [point.x, point.y]})
     env = {**os.environ, "PYTHONPATH": str(OFFLINE)}
     with live_server(stac_hub.hub) as url:
@@ -49,7 +50,15 @@ def test_stac_api_validator_finds_no_error(stac_hub: OdataHub) -> None:
              "--conformance", "filter", "--conformance", "item-search#sort",
              "--conformance", "item-search#fields",
              "--collection", "sentinel-2-l1c", "--geometry", geometry,
-             "--fields-nested-property", "properties.eo:cloud_cover"],
+             "--fields-nested-property", "properties.eo:cloud_cover",
+             "--conformance", "item-search#query",
+             "--query-comparison-field", "eo:cloud_cover", "--query-eq-value", str(cloud),
+             "--query-neq-value", str(cloud), "--query-lt-value", "100",
+             "--query-lte-value", "100", "--query-gt-value", "-1", "--query-gte-value", "0",
+             "--query-substring-field", "product:type", "--query-starts-with-value", "S2MSI",
+             "--query-ends-with-value", "1C", "--query-contains-value", "MSI1",
+             # the validator reads the 'in' property as an array: instruments is one
+             "--query-in-field", "instruments", "--query-in-values", "msi,olci"],
             env=env, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
     report = run.stdout + run.stderr

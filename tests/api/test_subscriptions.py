@@ -13,6 +13,7 @@ import pytest
 from subscription_support import BASE, OTHER, Served, served
 
 from catalogue_samples import make_product
+from eohub.model import Role
 
 S2 = "Collection/Name eq 'SENTINEL-2'"
 
@@ -214,3 +215,25 @@ def test_bad_requests_get_cdse_errors_never_500(hub: Served) -> None:
     assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
     assert anonymous.json()["detail"]["message"]
     assert hub.read(sub_id) != []  # nothing above changed the subscription
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgis)]
+)
+def test_removing_a_user_removes_their_subscriptions(
+    request: pytest.FixtureRequest, tmp_path: Path, database: str
+) -> None:
+    """A removed account takes its subscriptions along: nothing is pushed for it any more, and
+    an account later made with the same name does not inherit them."""
+    dsn = request.getfixturevalue("postgres_dsn") if database == "postgresql" else None
+    with served(tmp_path, dsn) as hub:
+        mine = hub.create({"FilterParam": S2})["Id"]
+        theirs = httpx.post(f"{hub.url}{BASE}", json={"FilterParam": S2}, auth=OTHER)
+        assert theirs.status_code == 201, theirs.text
+        hub.hub.accounts.remove(OTHER[0])
+        hub.hub.accounts.create(*OTHER, [Role.SEARCH])
+        again = httpx.get(f"{hub.url}{BASE}/Info", auth=OTHER)
+        assert again.status_code == 200 and again.json() == []
+        gone = httpx.get(f"{hub.url}{BASE}({theirs.json()['Id']})", auth=OTHER)
+        assert gone.status_code == 404
+        assert [s["Id"] for s in hub.client.get(f"{BASE}/Info").json()] == [mine]

@@ -377,3 +377,75 @@ def test_grants_refresh_and_replay_with_accounts_in_postgresql(
             assert other_realm.status_code == 400  # a refresh token belongs to its realm
     finally:
         data.hub.close()
+
+
+# -- the CDSE routes, STAC and Subscriptions take tokens ----------------------------------------
+def _cdse(live: Live) -> str:
+    return f"{live.base}/catalogue/odata/v1"
+
+
+def test_cdse_download_stac_and_subscriptions_take_oidc_tokens(live: Live) -> None:
+    token = password_grant(live.base, realm="CDSE", client="cdse-public")["access_token"]
+    product = live.data.products[0]
+    url = f"{_cdse(live)}/Products({product.id})/$value"
+    for response in (
+        httpx.get(url, headers=bearer(token)),
+        httpx.get(url, params={"token": token}),
+    ):
+        assert response.status_code == 200, response.text
+        assert len(response.content) == product.size and response.content[:2] == b"PK"
+    searched = httpx.get(f"{live.base}/stac/search", params={"limit": 1}, headers=bearer(token))
+    assert searched.status_code == 200 and len(searched.json()["features"]) == 1
+    posted = httpx.post(f"{live.base}/stac/search", json={"limit": 1}, headers=bearer(token))
+    assert posted.status_code == 200 and posted.json()["numberMatched"] > 1
+    base = f"{_cdse(live)}/Subscriptions"
+    body = {"FilterParam": "Collection/Name eq 'SENTINEL-2'", "StageOrder": True}
+    created = httpx.post(base, json=body, headers=bearer(token))
+    assert created.status_code == 201, created.text
+    sub_id = created.json()["Id"]
+    for read in (
+        httpx.get(f"{base}({sub_id})/Read", headers=bearer(token)),
+        httpx.get(f"{base}({sub_id})/Read", params={"token": token}),
+    ):
+        assert read.status_code == 200 and isinstance(read.json(), list), read.text
+    listed = httpx.get(f"{base}/Info", auth=DOWNLOADER).json()
+    assert sub_id in {s["Id"] for s in listed}  # the token's user owns it
+    assert httpx.delete(f"{base}({sub_id})", headers=bearer(token)).status_code == 204
+
+
+def test_stac_get_paging_does_not_clash_with_the_token_parameter(live: Live) -> None:
+    """A GET next link pages with ``cursor``; ``token`` stays credentials and is kept."""
+    token = password_grant(live.base)["access_token"]
+    first = httpx.get(f"{live.base}/stac/search", params={"limit": 1, "token": token}).json()
+    seen = [f["id"] for f in first["features"]]
+    nxt = next(link["href"] for link in first["links"] if link["rel"] == "next")
+    assert "cursor=" in nxt and f"token={token}" in nxt
+    second = httpx.get(nxt)
+    assert second.status_code == 200, second.text
+    seen += [f["id"] for f in second.json()["features"]]
+    anonymous = httpx.get(f"{live.base}/stac/search", params={"limit": 1}).json()
+    anonymous_next = next(link["href"] for link in anonymous["links"] if link["rel"] == "next")
+    assert "token=" not in anonymous_next
+    assert httpx.get(anonymous_next).status_code == 200  # no credentials: still a cursor
+    assert len(set(seen)) == 2
+
+
+@pytest.mark.parametrize("spoil", [_garbage, _expired, _forged])
+def test_bad_tokens_on_cdse_routes_get_the_cdse_body_and_a_bearer_challenge(
+    live: Live, spoil: Any
+) -> None:
+    bad = spoil(live, password_grant(live.base)["access_token"])
+    product = live.data.products[0]
+    cdse = _cdse(live)
+    for response in (
+        httpx.get(f"{cdse}/Products({product.id})/$value", headers=bearer(bad)),
+        httpx.get(f"{cdse}/Products({product.id})/$value", params={"token": bad}),
+        httpx.get(f"{cdse}/Products", params={"$top": "1"}, headers=bearer(bad)),
+        httpx.get(f"{cdse}/Subscriptions/Info", headers=bearer(bad)),
+        httpx.post(f"{cdse}/Subscriptions", json={}, params={"token": bad}),
+    ):
+        assert response.status_code == 401, response.text
+        challenge = response.headers["WWW-Authenticate"]
+        assert challenge.startswith('Bearer realm="eohub", error="invalid_token"'), challenge
+        detail = response.json()["detail"]
+        assert set(detail) == {"message", "request_id"} and detail["message"]

@@ -292,3 +292,58 @@ def test_cursor_must_match_the_sort() -> None:
     with pytest.raises(InvalidQuery):
         NameMatch(NameMode.EQ, "nul\x00")
     assert DeletedQuery(sort=(SortKey("name"),), after=cursor).after == cursor
+
+
+def test_filters_by_cause_and_collection_match_the_reference(
+    loaded: Any, products: list[Product]
+) -> None:
+    deleted = _delete_many(loaded, products)
+    collections = sorted({d.product.collection for d in deleted})
+    assert len(collections) > 1, "the sample spans several collections"
+    s2 = frozenset({"SENTINEL-2"})
+    cases = [
+        (DeletedFilter(causes=(NameMatch(NameMode.EQ, "cause 4"),)), 1),
+        (DeletedFilter(causes=(NameMatch(NameMode.STARTS, "cause 1"),)), None),
+        (DeletedFilter(causes=(NameMatch(NameMode.ENDS, "1"),)), None),
+        (DeletedFilter(causes=(NameMatch(NameMode.CONTAINS, "CAUSE", ignore_case=True),)), 22),
+        (DeletedFilter(causes=(NameMatch(NameMode.CONTAINS, ""),)), 22),  # no cause: no match
+        (DeletedFilter(collections=s2), None),
+        (DeletedFilter(collections=frozenset(collections)), 34),
+        (DeletedFilter(collections=frozenset({"NOPE"})), 0),
+        (DeletedFilter(collections=frozenset()), 0),
+        (
+            DeletedFilter(
+                collections=s2,
+                causes=(NameMatch(NameMode.STARTS, "cause"),),
+                names=(NameMatch(NameMode.CONTAINS, "_"),),
+            ),
+            None,
+        ),
+        (
+            DeletedFilter(collections=s2).narrow(
+                DeletedFilter(collections=frozenset({"SENTINEL-1", "SENTINEL-2"}))
+            ),
+            None,
+        ),
+    ]
+    for flt, size in cases:
+        query = DeletedQuery(filter=flt, limit=100, count=CountMode.EXACT)
+        expected = select_deleted(query, deleted)
+        assert expected.total is not None
+        if size is not None:
+            assert expected.total == size, flt
+        else:
+            assert 0 < expected.total < len(deleted), flt
+        assert loaded.deleted(query) == expected, flt
+    # keyset pages of a collection filter: no gap, no repeat
+    query = DeletedQuery(filter=DeletedFilter(collections=s2), limit=3)
+    seen: list[uuid.UUID] = []
+    for _ in range(40):
+        page = loaded.deleted(query)
+        seen += [d.id for d in page.items]
+        if page.next is None:
+            break
+        query = DeletedQuery(query.filter, limit=3, after=page.next)
+    assert seen == [
+        d.id for d in select_deleted(DeletedQuery(query.filter, limit=100), deleted).items
+    ]

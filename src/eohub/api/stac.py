@@ -26,7 +26,7 @@ from eohub.model.user import Role
 from eohub.protocols.stac import collections, items, landing, openapi, queryables
 from eohub.protocols.stac.extents import Extents
 from eohub.protocols.stac.files import product_files
-from eohub.protocols.stac.search import Search, parse_search
+from eohub.protocols.stac.search import PAGING_QUERY, Search, parse_search
 from eohub.query.query import Query
 from eohub.query.tree import In, and_
 from eohub.wiring import Hub
@@ -201,7 +201,7 @@ def _get_links(request: Request, params: dict[str, str], token: str | None) -> l
         {"rel": "root", "href": _urls(request).stac, "type": landing.JSON},
     ]
     if token is not None:
-        nxt = urllib.parse.urlencode({**params, "token": token})
+        nxt = urllib.parse.urlencode({**params, PAGING_QUERY: token})
         links.append({"rel": "next", "href": f"{base}?{nxt}", "type": landing.GEOJSON,
                       "method": "GET"})  # fmt: skip
     return links
@@ -211,7 +211,7 @@ async def _get_search(request: Request, collection: str | None) -> Response:
     params = _query_params(request)
     search = parse_search(params, collection=collection)
     features, total, token = await run_in_threadpool(_run, _hub(request), search, _urls(request))
-    params.pop("token", None)
+    params.pop(PAGING_QUERY, None)  # a ``token`` (credentials) stays: the next page needs it
     links = _get_links(request, params, token)
     return _json(_collection_page(features, total, links), landing.GEOJSON)
 

@@ -27,7 +27,9 @@ class Dialect:
     """How one database spells the statements.
 
     ``modes`` maps each name match to a condition template on ``{col}`` and ``{p}`` (each
-    ``{p}`` is one more bound copy of the text).
+    ``{p}`` is one more bound copy of the text). ``collection`` is the expression of the
+    product's collection, read from the stored product document (the table has no column of
+    its own for it, so such a condition scans the rows the other conditions leave).
     """
 
     mark: str
@@ -36,6 +38,7 @@ class Dialect:
     bind_id: Callable[[uuid.UUID], Any]
     bind_time: Callable[[datetime], Any]
     load_time: Callable[[Any], datetime]
+    collection: str
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,21 @@ def where(dialect: Dialect, flt: DeletedFilter) -> Statement:
     if flt.deleted_until is not None:
         conds.append(f"deletion_date < {dialect.mark}")
         params.append(dialect.bind_time(flt.deleted_until))
-    for match in flt.names:
-        if match.mode is not NameMode.EQ and not match.text:
-            continue  # every name contains, starts and ends with the empty text
-        template = dialect.modes[match.mode]
-        column = "lower(name)" if match.ignore_case else "name"
-        conds.append(template.format(col=column, p=dialect.mark))
-        params += [match.needle] * template.count("{p}")
+    if flt.collections is not None:
+        conds.append(
+            f"{dialect.collection} IN ({', '.join([dialect.mark] * len(flt.collections))})"
+        )
+        params += sorted(flt.collections)
+    for column, matches in (("name", flt.names), ("deletion_cause", flt.causes)):
+        for match in matches:
+            if column == "deletion_cause":
+                conds.append("deletion_cause IS NOT NULL")  # no cause matches no condition
+            if match.mode is not NameMode.EQ and not match.text:
+                continue  # every text contains, starts and ends with the empty text
+            template = dialect.modes[match.mode]
+            target = f"lower({column})" if match.ignore_case else column
+            conds.append(template.format(col=target, p=dialect.mark))
+            params += [match.needle] * template.count("{p}")
     return Statement(" AND ".join(conds) or "1 = 1", params)
 
 

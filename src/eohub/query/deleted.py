@@ -1,9 +1,11 @@
-"""Queries over deleted products: a small filter (Ids, name matches, a deletion time window),
-an order on the deletion date or the name with the Id as tie-break, and a page window.
+"""Queries over deleted products: a small filter (Ids, name matches, deletion cause matches,
+collections, a deletion time window), an order on the deletion date or the name with the Id as
+tie-break, and a page window.
 
-Deleted products keep the fields of their own table only, so they have this model rather than
-the product query tree. :func:`select_deleted` is the reference semantics every backend keeps:
-names compare by code point, ``ignore_case`` folds ASCII letters only (as ``query.evaluate``).
+Deleted products keep the fields of their own table (plus the collection, read from the stored
+product), so they have this model rather than the product query tree. :func:`select_deleted`
+is the reference semantics every backend keeps: names and causes compare by code point,
+``ignore_case`` folds ASCII letters only (as ``query.evaluate``).
 """
 
 from __future__ import annotations
@@ -77,19 +79,25 @@ class NameMatch:
 
 @dataclass(frozen=True)
 class DeletedFilter:
-    """Conditions that all hold: Id among ``ids`` (None: any), every name match, and
-    ``deleted_from <= deletion date < deleted_until`` (None: unbounded)."""
+    """Conditions that all hold: Id among ``ids`` (None: any), every name match, every match
+    of the deletion cause (a product deleted without a cause matches none), the collection
+    among ``collections`` (None: any) and ``deleted_from <= deletion date < deleted_until``
+    (None: unbounded)."""
 
     ids: frozenset[uuid.UUID] | None = None
     names: tuple[NameMatch, ...] = ()
     deleted_from: datetime | None = None
     deleted_until: datetime | None = None
+    causes: tuple[NameMatch, ...] = ()
+    collections: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.ids is not None and len(self.ids) > MAX_IDS:
             raise InvalidQuery(f"a query names at most {MAX_IDS} Ids")
-        if len(self.names) > MAX_NAME_MATCHES:
-            raise InvalidQuery(f"a query has at most {MAX_NAME_MATCHES} name conditions")
+        if self.collections is not None and len(self.collections) > MAX_IDS:
+            raise InvalidQuery(f"a query names at most {MAX_IDS} collections")
+        if len(self.names) + len(self.causes) > MAX_NAME_MATCHES:
+            raise InvalidQuery(f"a query has at most {MAX_NAME_MATCHES} text conditions")
         for name in ("deleted_from", "deleted_until"):
             value = getattr(self, name)
             if value is not None:
@@ -99,6 +107,8 @@ class DeletedFilter:
     def impossible(self) -> bool:
         """True when no deleted product can match (no Id allowed, or an empty window)."""
         if self.ids is not None and not self.ids:
+            return True
+        if self.collections is not None and not self.collections:
             return True
         low, high = self.deleted_from, self.deleted_until
         return low is not None and high is not None and low >= high
@@ -111,6 +121,11 @@ class DeletedFilter:
             return False
         if self.deleted_until is not None and deleted.deletion_date >= self.deleted_until:
             return False
+        if self.collections is not None and deleted.product.collection not in self.collections:
+            return False
+        cause = deleted.deletion_cause
+        if self.causes and (cause is None or not all(m.matches(cause) for m in self.causes)):
+            return False
         return all(m.matches(deleted.name) for m in self.names)
 
     def narrow(self, other: DeletedFilter) -> DeletedFilter:
@@ -118,6 +133,9 @@ class DeletedFilter:
         ids = self.ids if other.ids is None else other.ids
         if self.ids is not None and other.ids is not None:
             ids = self.ids & other.ids
+        collections = self.collections if other.collections is None else other.collections
+        if self.collections is not None and other.collections is not None:
+            collections = self.collections & other.collections
         lows = [v for v in (self.deleted_from, other.deleted_from) if v is not None]
         highs = [v for v in (self.deleted_until, other.deleted_until) if v is not None]
         return DeletedFilter(
@@ -125,6 +143,8 @@ class DeletedFilter:
             names=(*self.names, *other.names),
             deleted_from=max(lows) if lows else None,
             deleted_until=min(highs) if highs else None,
+            causes=(*self.causes, *other.causes),
+            collections=collections,
         )
 
 

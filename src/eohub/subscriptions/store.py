@@ -50,6 +50,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+USER_TABLES = ("subscriptions",)
+"""Tables whose rows belong to a user (``username_key``): removed with the account."""
 _COLUMNS = (
     "id, owner, filter_param, events, status, endpoint, endpoint_username, endpoint_password, "
     "submitted, last_notified, acked_seq"

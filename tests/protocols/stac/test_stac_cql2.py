@@ -85,6 +85,26 @@ CASES: list[tuple[str, dict[str, Any], Node]] = [
      collections.tree(collections.get("sentinel-2-l1c"))),
     ("collection = 'no-such-collection'",
      {"op": "=", "args": [{"property": "collection"}, "no-such-collection"]}, MATCH_NONE),
+    # CASEI: the tree compares without regard to case (ignore_case), the value as written
+    ("CASEI(\"product:type\") = CASEI('grd')",
+     {"op": "=", "args": [{"op": "casei", "args": [{"property": "product:type"}]},
+                          {"op": "casei", "args": ["grd"]}]},
+     Compare("product_type", CompareOp.EQ, "grd", ignore_case=True)),
+    ("CASEI(id) <> 'S2A_X'",
+     {"op": "<>", "args": [{"op": "casei", "args": [{"property": "id"}]}, "S2A_X"]},
+     Compare("name", CompareOp.NE, "S2A_X", ignore_case=True)),
+    ("CASEI(id) LIKE CASEI('s2a%')",
+     {"op": "like", "args": [{"op": "casei", "args": [{"property": "id"}]},
+                             {"op": "casei", "args": ["s2a%"]}]},
+     Like("name", "s2a*", ignore_case=True)),
+    ("CASEI(\"product:type\") IN (CASEI('grd'), CASEI('slc'))",
+     {"op": "in", "args": [{"op": "casei", "args": [{"property": "product:type"}]},
+                           [{"op": "casei", "args": ["grd"]}, {"op": "casei", "args": ["slc"]}]]},
+     In("product_type", ("grd", "slc"), ignore_case=True)),
+    ("CASEI(collection) = 'SENTINEL-2-L1C'",
+     {"op": "=", "args": [{"op": "casei", "args": [{"property": "collection"}]},
+                          "SENTINEL-2-L1C"]},
+     collections.tree(collections.get("sentinel-2-l1c"))),
 ]  # fmt: skip
 
 
@@ -135,6 +155,9 @@ BAD_TEXT = [
     "eo:cloud_cover = 'many'",  # wrong type (reported when normalised)
     "datetime T_BEGINS INTERVAL('2020-01-01T00:00:00Z', '2020-02-01T00:00:00Z')",
     "x" * 30_000,
+    "CASEI(eo:cloud_cover) = 3",  # CASEI on a number
+    "CASEI(id) < 'a'",  # CASEI with an ordering
+    "UPPER(id) = 'A'",  # another function
 ]
 BAD_JSON: list[Any] = [
     [1, 2],

@@ -8,6 +8,7 @@ statements by hand keeps the store free of an ORM for two small tables.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -166,6 +167,7 @@ _COLUMNS = (
     "username, password_hash, email, roles, locked, lock_reason, firstname, lastname, country, "
     "domain, usage, created, quota, failed_logins, last_failed_login, pending"
 )
+_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _USER_DATA = (
     "account_downloads", "sessions", "account_tokens", "cart_items", "saved_searches",
     "token_sessions", "refresh_tokens", "api_keys",
@@ -211,6 +213,17 @@ class SqlAccountStore:
         self.connect = connect
         """The store's transactions, for other stores keeping their tables in this database."""
         self.dialect = dialect
+        self._user_data: tuple[str, ...] = _USER_DATA
+
+    def add_user_data(self, *tables: str) -> None:
+        """Tables of other stores in this database whose rows (by ``username_key``) belong to an
+        account and go with it in :meth:`remove`. The composition root registers them, since
+        this store cannot know them (subscriptions sit above the account layer)."""
+        for table in tables:
+            if not _TABLE_NAME.fullmatch(table):  # interpolated into SQL below: names only
+                raise ValueError(f"not a table name: {table!r}")
+            if table not in self._user_data:
+                self._user_data = (*self._user_data, table)
 
     def _run(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
         with self.connect() as conn:
@@ -315,7 +328,7 @@ class SqlAccountStore:
         """Delete an account and everything of it (downloads, sessions, cart, searches)."""
         with self.connect() as conn:
             key = _key(username)
-            for table in _USER_DATA:
+            for table in self._user_data:
                 conn.execute(
                     self.dialect.sql(f"DELETE FROM {table} WHERE username_key = ?"), (key,)
                 )

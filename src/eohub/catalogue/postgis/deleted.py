@@ -34,6 +34,7 @@ DIALECT = deleted_sql.Dialect(
     bind_id=lambda value: value,
     bind_time=lambda value: value,
     load_time=_load_time,
+    collection="(convert_from(product, 'UTF8')::jsonb ->> 'collection')",
 )
 _REPLACE = (
     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, deletion_date = EXCLUDED.deletion_date,"

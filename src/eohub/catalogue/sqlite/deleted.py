@@ -27,6 +27,7 @@ DIALECT = deleted_sql.Dialect(
     bind_id=str,
     bind_time=to_us,
     load_time=from_us,
+    collection="json_extract(CAST(product AS TEXT), '$.collection')",
 )
 _REPLACE = (
     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, deletion_date = excluded.deletion_date,"

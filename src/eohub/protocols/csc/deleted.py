@@ -1,10 +1,10 @@
 """CDSE ``$filter`` of DeletedProducts -> :class:`eohub.query.deleted.DeletedFilter`.
 
 Deleted products keep the columns of their own table, so the filter is a conjunction
-(``and``) of: ``Id eq <uuid>``; ``Name`` (the file name, with or without its extension)
-``eq``, ``contains``, ``startswith``, ``endswith``; ``DeletionDate`` with ``eq gt ge lt le``.
-Other properties CDSE lists (DeletionCause, Collection/Name, ContentDate, attributes) are not
-searchable there yet: they are a clear 422, never an empty answer.
+(``and``) of: ``Id eq <uuid>``; ``Name`` (the file name, with or without its extension) and
+``DeletionCause`` with ``eq``, ``contains``, ``startswith``, ``endswith``; ``Collection/Name
+eq``; ``DeletionDate`` with ``eq gt ge lt le``. Other properties CDSE lists (ContentDate,
+attributes) are not searchable there yet: they are a clear 422, never an empty answer.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ _FUNCTIONS = {
 }
 # The catalogue keeps a deleted product's identifier without extension; CDSE names carry it.
 _EXTENSION = re.compile(r"\.(SAFE|SEN3|nc|zip|SAFE\.zip|SEN3\.zip)$", re.IGNORECASE)
-SUPPORTED = "Id eq, Name eq/contains/startswith/endswith, DeletionDate eq/gt/ge/lt/le"
+SUPPORTED = ("Id eq, Name and DeletionCause eq/contains/startswith/endswith, Collection/Name "
+             "eq, DeletionDate eq/gt/ge/lt/le")  # fmt: skip
 
 
 def _error(message: str) -> InvalidQuery:
@@ -57,11 +58,13 @@ def _translate(expr: Expr) -> DeletedFilter:
         target, text = expr.args
         if (
             isinstance(target, Member)
-            and target.name == "Name"
+            and target.name in ("Name", "DeletionCause")
             and isinstance(text, Literal)
             and isinstance(text.value, str)
         ):
             mode = _FUNCTIONS[expr.name.lower()]
+            if target.name == "DeletionCause":
+                return DeletedFilter(causes=(NameMatch(mode, text.value),))
             needle = _EXTENSION.sub("", text.value) if mode is NameMode.ENDS else text.value
             if not needle:
                 return DeletedFilter()
@@ -78,6 +81,10 @@ def _compare(name: str, op: str, literal: Literal) -> DeletedFilter:
             raise _error(f"Id expects a UUID, not {str(value)[:60]!r}") from None
     if name == "Name" and op == "eq" and isinstance(value, str):
         return DeletedFilter(names=(NameMatch(NameMode.EQ, _EXTENSION.sub("", value)),))
+    if name == "DeletionCause" and op == "eq" and isinstance(value, str):
+        return DeletedFilter(causes=(NameMatch(NameMode.EQ, value),))
+    if name == "Collection/Name" and op == "eq" and isinstance(value, str):
+        return DeletedFilter(collections=frozenset({value}))
     if name == "DeletionDate":
         if not isinstance(value, datetime):
             raise _error(f"DeletionDate expects a date and time, not {str(value)[:60]!r}")

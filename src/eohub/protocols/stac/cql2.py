@@ -214,9 +214,33 @@ def _value(raw: Any, field: Field) -> Value:
     raise InvalidQuery(f"unsupported value {_describe(raw)} for '{field.name}'", field=field.name)
 
 
+def _casei(node: Any) -> tuple[Any, bool]:
+    """``CASEI(x)`` (pygeofilter reads it as ``lower(x)``, in CQL2 text and JSON) -> ``(x,
+    True)``; any other node -> ``(node, False)``. The tree compares case-insensitively itself
+    (``ignore_case``), so the function is not applied to the value."""
+    if isinstance(node, ast.Function) and str(node.name).lower() in ("lower", "casei"):
+        if len(node.arguments) != 1:
+            raise InvalidQuery("CASEI takes one argument", field="filter")
+        return node.arguments[0], True
+    if isinstance(node, ast.Function):
+        raise InvalidQuery(f"unsupported function '{str(node.name)[:60]}' (CASEI only)",
+                           field="filter")  # fmt: skip
+    return node, False
+
+
+def _text_value(value: Value, field: Field) -> Value:
+    if not isinstance(value, str) or field.type is not FieldType.STRING:
+        raise InvalidQuery(f"CASEI applies to text properties and values ('{field.name}')",
+                           field=field.name)  # fmt: skip
+    return value
+
+
 def _comparison(node: Any) -> Node:
     op = _COMPARE[node.op]
-    lhs, rhs = node.lhs, node.rhs
+    (lhs, case_l), (rhs, case_r) = _casei(node.lhs), _casei(node.rhs)
+    casei = case_l or case_r
+    if casei and op not in (CompareOp.EQ, CompareOp.NE):
+        raise InvalidQuery("CASEI compares with =, <>, LIKE or IN only", field="filter")
     if _name(lhs) is None and _name(rhs) is not None:
         lhs, rhs = rhs, lhs
         op = _SWAPPED.get(op, op)
@@ -226,10 +250,12 @@ def _comparison(node: Any) -> Node:
     if name == "collection":
         if not isinstance(rhs, str):
             raise InvalidQuery("collection compares with a string", field="collection")
-        return collections.compare_tree(op, rhs)
+        return collections.compare_tree(op, rhs.lower() if casei else rhs)  # ids: lower-case
     field = _field(name)
     value = _value(rhs, field)
-    caseless = field.name in _CASELESS and op in (CompareOp.EQ, CompareOp.NE)
+    if casei:
+        value = _text_value(value, field)
+    caseless = casei or (field.name in _CASELESS and op in (CompareOp.EQ, CompareOp.NE))
     return Compare(field.name, op, value, ignore_case=caseless)
 
 
@@ -242,16 +268,21 @@ def _between(node: Any) -> Node:
 
 
 def _in(node: Any) -> Node:
-    name = _name(node.lhs)
+    lhs, casei = _casei(node.lhs)
+    values = [_casei(v) for v in node.sub_nodes]
+    casei = casei or any(c for _, c in values)
+    name = _name(lhs)
     if name is None:
         raise InvalidQuery("IN needs a property on its left", field="filter")
-    if name == "collection":
-        return collections.in_tree(str(v) for v in node.sub_nodes)
+    if name == "collection":  # collection ids are lower-case
+        return collections.in_tree(str(v).lower() if casei else str(v) for v, _ in values)
     field = _field(name)
-    items = tuple(_value(v, field) for v in node.sub_nodes)
+    items = tuple(_value(v, field) for v, _ in values)
+    if casei:
+        items = tuple(_text_value(v, field) for v in items)
     if not items:
         return MATCH_NONE
-    return In(field.name, items, ignore_case=field.name in _CASELESS)
+    return In(field.name, items, ignore_case=casei or field.name in _CASELESS)
 
 
 def _is_null(node: Any) -> Node:
@@ -264,16 +295,19 @@ def _is_null(node: Any) -> Node:
 
 
 def _like(node: Any) -> Node:
-    name = _name(node.lhs)
-    if name is None or not isinstance(node.pattern, str):
+    (lhs, case_l), (raw, case_p) = _casei(node.lhs), _casei(node.pattern)
+    name = _name(lhs)
+    if name is None or not isinstance(raw, str):
         raise InvalidQuery("LIKE needs a property and a string pattern", field="filter")
-    pattern = _tree_pattern(node.pattern, node.wildcard, node.singlechar, node.escapechar)
-    if name == "collection":
-        return collections.like_tree(pattern)
+    pattern = _tree_pattern(raw, node.wildcard, node.singlechar, node.escapechar)
+    if name == "collection":  # collection ids are lower-case
+        return collections.like_tree(pattern.lower() if case_l or case_p else pattern)
     field = _field(name)
+    if field.type is not FieldType.STRING:
+        raise InvalidQuery(f"LIKE applies to text properties ('{name}')", field=name)
     if field.name == "tile_id" and pattern.upper().startswith("MGRS-"):
         pattern = pattern[5:]
-    caseless = node.nocase or field.name in _CASELESS
+    caseless = node.nocase or case_l or case_p or field.name in _CASELESS
     return Like(field.name, pattern, ignore_case=caseless)
 
 

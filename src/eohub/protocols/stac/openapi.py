@@ -49,7 +49,8 @@ _SEARCH_PARAMS = [
     ),  # fmt: skip
     _param("query", "query", "query extension object (JSON text)"),
     _param("q", "query", "free-text terms, comma-separated"),
-    _param("token", "query", "paging token of a next link"),
+    _param("cursor", "query", "paging cursor of a next link"),
+    _param("token", "query", "an access token or API key (credentials, not paging)"),
 ]
 _COLLECTION = _param("collectionId", "path", "collection id", required=True)
 _ITEM = _param("itemId", "path", "Item id (product name)", required=True)

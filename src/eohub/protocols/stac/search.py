@@ -3,8 +3,10 @@
 Parameters: ``bbox``, ``intersects``, ``datetime``, ``ids``, ``collections``, ``limit``
 (default 10, larger values are capped at :data:`MAX_LIMIT`, below 1 is an error), ``sortby``,
 ``filter`` + ``filter-lang`` (+ ``filter-crs``, CRS84 only), ``query``, ``fields``, ``q``
-(free text; comma-separated terms, any of which may match) and ``token`` (the keyset cursor of
-the next page). ``datetime`` selects products whose sensing interval meets the given instant or
+(free text; comma-separated terms, any of which may match) and the keyset cursor of the next
+page: ``cursor`` in a GET query string, ``token`` in a POST body. In a query string ``token`` is
+the caller's credentials, as on every other API of the hub, so paging cannot use that name
+there. ``datetime`` selects products whose sensing interval meets the given instant or
 interval. Every problem is an InvalidQuery (HTTP 400) naming the parameter.
 """
 
@@ -24,7 +26,7 @@ from shapely.geometry import box
 from eohub.errors import InvalidGeometry, InvalidQuery
 from eohub.model.geometry import Footprint
 from eohub.protocols.stac import collections, cql2
-from eohub.query.fields import FIELDS, Protocol
+from eohub.query.fields import FIELDS, FieldType, Protocol
 from eohub.query.query import CountMode, Cursor, Query, SortKey
 from eohub.query.tree import (
     MATCH_ALL,
@@ -40,6 +42,8 @@ from eohub.query.tree import (
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
+PAGING_QUERY = "cursor"  # the next-page cursor of a GET search
+PAGING_BODY = "token"  # ... and of a POST search (the name STAC APIs commonly use)
 MAX_IDS = 1000
 DEFAULT_SORT = (SortKey("sensing_start", descending=True),)
 _GET_LISTS = ("ids", "collections")
@@ -245,8 +249,35 @@ _QUERY_OPS = {"eq": ast.Equal, "neq": ast.NotEqual, "lt": ast.LessThan,
               "lte": ast.LessEqual, "gt": ast.GreaterThan, "gte": ast.GreaterEqual}  # fmt: skip
 
 
+# Query-extension text operators as CQL2 LIKE patterns around the escaped value.
+_QUERY_TEXT_OPS = {"startsWith": "{}%", "endsWith": "%{}", "contains": "%{}%"}
+
+
+def _like_literal(text: str) -> str:
+    """``text`` with the CQL2 LIKE wildcards (``%``, ``_``) and the escape escaped."""
+    return re.sub(r"([%_\\])", r"\\\1", text)
+
+
+def _query_value(name: str, value: object) -> object:
+    """A numeric string as a number on a numeric property: clients that build the query from
+    text (command lines, stac-api-validator) send ``{"eo:cloud_cover": {"lte": "50"}}``."""
+    found = cql2.find_property(name)
+    if not isinstance(value, str) or found is None:
+        return value
+    try:
+        if found.type is FieldType.INT and re.fullmatch(r"[+-]?\d{1,18}", value.strip()):
+            return int(value)
+        if found.type is FieldType.FLOAT:
+            number = float(value)
+            return number if math.isfinite(number) else value
+    except ValueError:
+        pass
+    return value
+
+
 def parse_query_extension(raw: object) -> Node:
-    """The query extension: ``{"eo:cloud_cover": {"lt": 10}, "platform": {"in": [...]}}``."""
+    """The query extension: ``{"eo:cloud_cover": {"lt": 10}, "platform": {"in": [...]}}``;
+    operators ``eq neq lt lte gt gte in startsWith endsWith contains``."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -267,10 +298,17 @@ def parse_query_extension(raw: object) -> Node:
             elif op in _QUERY_OPS:
                 if isinstance(value, (dict, list)) or value is None:
                     raise InvalidQuery(f"query: bad value for '{name}'", field="query")
-                parts.append(cql2.translate(_QUERY_OPS[op](attribute, value)))
+                parts.append(cql2.translate(_QUERY_OPS[op](attribute, _query_value(name, value))))
+            elif op in _QUERY_TEXT_OPS:
+                if not isinstance(value, str):
+                    raise InvalidQuery(f"query: '{op}' on '{name}' needs a string", field="query")
+                pattern = _QUERY_TEXT_OPS[op].format(_like_literal(value))
+                like = ast.Like(attribute, pattern, False, "%", "_", "\\", False)
+                parts.append(cql2.translate(like))
             else:
                 raise InvalidQuery(f"query: unknown operator '{op}' (eq, neq, lt, lte, gt, "
-                                   "gte, in)", field="query")  # fmt: skip
+                                   "gte, in, startsWith, endsWith, contains)",
+                                   field="query")  # fmt: skip
     return and_(*parts)
 
 
@@ -348,15 +386,16 @@ def parse_search(
     if fields_given:
         include, exclude = parse_fields(params["fields"])
     after = None
-    token = params.get("token")
+    paging = PAGING_BODY if post else PAGING_QUERY
+    token = params.get(paging)
     if token not in (None, ""):
         if not isinstance(token, str):
-            raise InvalidQuery("token must be a string", field="token")
+            raise InvalidQuery(f"{paging} must be a string", field=paging)
         try:
             after = Cursor.decode(token)
         except InvalidQuery:
-            raise InvalidQuery("invalid paging token", field="token") from None
+            raise InvalidQuery(f"invalid paging {paging}", field=paging) from None
     query = Query(filter=and_(*parts) if parts else MATCH_ALL, sort=sort, limit=limit,
                   after=after, count=CountMode.EXACT)  # fmt: skip
-    raw = {k: v for k, v in params.items() if k != "token"}
+    raw = {k: v for k, v in params.items() if k != paging}
     return Search(query, include, exclude, raw)
