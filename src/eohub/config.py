@@ -202,6 +202,43 @@ class MailSettings(BaseModel):
     )
 
 
+class RetrievalSourceSettings(BaseModel):
+    """A hub offline products may be retrieved from (its DHuS OData v1 service)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="the hub's base URL or its /odata/v1 root")
+    label: str | None = Field(default=None, description="name shown in logs (default: the URL)")
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = Field(default=None, description="bearer token instead of a password")
+
+
+class RetrievalSettings(BaseModel):
+    """Offline products retrieved on demand (rolling archive: see docs/mirroring.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[RetrievalSourceSettings] = Field(
+        default_factory=list, description="hubs asked for offline products, in order"
+    )
+    from_synchronisers: bool = Field(
+        default=True, description="the synchronisers' remote hubs are sources too (after these)"
+    )
+    max_pending_per_user: int = Field(
+        default=20, ge=1, description="retrievals a user may wait for at once (then 403)"
+    )
+    keep_days: float = Field(
+        default=3, ge=0, description="a retrieved product stays online at least this long"
+    )
+    attempts: int = Field(
+        default=3, ge=1, le=100, description="rounds of tries before a retrieval is failed"
+    )
+    per_round: int = Field(
+        default=4, ge=1, le=100, description="products the background worker fetches per round"
+    )
+
+
 class PortalSettings(BaseModel):
     """The web portal at ``/``."""
 
@@ -243,6 +280,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
     subscriptions: SubscriptionSettings = Field(default_factory=SubscriptionSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
     @classmethod
     def settings_customise_sources(

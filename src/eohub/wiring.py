@@ -20,18 +20,28 @@ from eohub.errors import Conflict
 from eohub.ingest.pipeline import Ingestor
 from eohub.mail import Mailer
 from eohub.model.user import Quota
+from eohub.protocols.csc.entities import PRODUCT_DOCUMENT
 from eohub.protocols.csc.filter import parse_filter
 from eohub.storage.ports import ObjectStore
 from eohub.subscriptions import Limits, Subscriptions
 from eohub.subscriptions.push import Pusher
+from eohub.subscriptions.store import USER_TABLES as SUBSCRIPTION_USER_TABLES
 from eohub.subscriptions.store import SqlSubscriptionStore
 from eohub.subscriptions.worker import FeedWorker, Pruner
 from eohub.sync import SqlSyncStore, SyncService
+from eohub.sync.archive_store import SqlArchiveStore
+from eohub.sync.evict import Evictor
+from eohub.sync.retrieve import Retrievals, Source
 from eohub.workspace import SearchNotifier, Workspace
 from eohub.workspace.notify import FeedNotifications
 from eohub.workspace.store import SqlWorkspaceStore
 
 log = logging.getLogger("eohub")
+
+
+# Product documents the catalogue keeps rendered (see eohub.model.documents): the CDSE
+# OData entity, which harvests read by the million.
+DOCUMENTS = (PRODUCT_DOCUMENT,)
 
 
 def build_catalogue_backend(settings: Settings) -> CatalogueBackend:
@@ -40,13 +50,17 @@ def build_catalogue_backend(settings: Settings) -> CatalogueBackend:
         from eohub.catalogue.postgis import PostgisCatalogue
 
         return PostgisCatalogue(
-            settings.catalogue.dsn.get_secret_value(), pool_size=settings.catalogue.pool_size
+            settings.catalogue.dsn.get_secret_value(),
+            pool_size=settings.catalogue.pool_size,
+            documents=DOCUMENTS,
         )
     from eohub.catalogue.sqlite import SQLiteCatalogue
 
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteCatalogue(path, read_connections=settings.catalogue.read_connections)
+    return SQLiteCatalogue(
+        path, read_connections=settings.catalogue.read_connections, documents=DOCUMENTS
+    )
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -174,6 +188,7 @@ def build_subscriptions(
         raise TypeError("subscriptions keep their tables in the SQL account database")
     conf = settings.subscriptions
     store = SqlSubscriptionStore(account_store.connect, account_store.dialect)
+    account_store.add_user_data(*SUBSCRIPTION_USER_TABLES)  # removing a user ends theirs
     limits = Limits(max_running=conf.max_running, max_total=conf.max_total, max_top=conf.max_top)
     return Subscriptions(store, catalogue, parse_filter, limits=limits)
 
@@ -204,6 +219,55 @@ def build_worker(
     return worker
 
 
+def build_offline(
+    settings: Settings,
+    account_store: AccountStore,
+    catalogue: Catalogue,
+    store: ObjectStore,
+    mailer: Mailer,
+    *,
+    migrate: bool = True,
+) -> tuple[Evictor, Retrievals]:
+    """The rolling archive: eviction policies and on-demand retrievals, with their tables
+    in the account database; the sources are the configured ones, then the synchronisers'."""
+    if not isinstance(account_store, SqlAccountStore):
+        raise TypeError("the rolling archive keeps its tables in the SQL account database")
+    archive_store = SqlArchiveStore(account_store.connect, account_store.dialect)
+    sync_store = SqlSyncStore(account_store.connect, account_store.dialect)
+    if migrate:
+        archive_store.migrate()
+        sync_store.migrate()
+    conf = settings.retrieval
+
+    def sources() -> list[Source]:
+        found = [
+            Source(s.label or s.url, s.url, s.username,
+                   s.password.get_secret_value() if s.password else None,
+                   s.token.get_secret_value() if s.token else None)
+            for s in conf.sources
+        ]  # fmt: skip
+        if conf.from_synchronisers:
+            found += [
+                Source(d.label, d.url, d.username, d.password, d.token)
+                for d in (sync.definition for sync in sync_store.list())
+            ]
+        return found
+
+    def email_of(username: str) -> str | None:
+        account = account_store.get(username)
+        return account.user.email if account is not None else None
+
+    evictor = Evictor(archive_store, catalogue, store)
+    retrievals = Retrievals(
+        archive_store, catalogue, store, sources,
+        mailer=mailer, email_of=email_of, portal_url=portal_url(settings),
+        max_pending=conf.max_pending_per_user, keep=timedelta(days=conf.keep_days),
+        attempts=conf.attempts, per_round=conf.per_round,
+        on_change=evictor.calendar.invalidate,
+    )  # fmt: skip
+    return evictor, retrievals
+
+
 @dataclass
 class Hub:
     """Every service of a running hub, built from settings."""
@@ -218,6 +282,8 @@ class Hub:
     tokens: Tokens
     subscriptions: Subscriptions
     worker: FeedWorker
+    evictor: Evictor | None = None  # the rolling archive's eviction policies
+    retrievals: Retrievals | None = None  # offline products retrieved on demand
 
     @property
     def api_keys(self) -> ApiKeys:
@@ -251,17 +317,25 @@ def build_hub(settings: Settings, *, migrate: bool = True) -> Hub:
         subscriptions.store.migrate()
         # The saved-search cursor starts here, so products written from now on are mailed.
         subscriptions.store.cursor(FeedNotifications.CURSOR, catalogue.change_head)
+    store = build_store(settings)
+    evictor, retrievals = build_offline(
+        settings, account_store, catalogue, store, mailer, migrate=migrate
+    )
+    worker = build_worker(settings, subscriptions, workspace, mailer)
+    worker.steps += [("evictions", evictor.run_due), ("retrievals", retrievals.run_once)]
     return Hub(
         settings=settings,
         catalogue=catalogue,
-        store=build_store(settings),
+        store=store,
         accounts=accounts,
         downloads=build_download_gate(settings, account_store),
         mailer=mailer,
         workspace=workspace,
         tokens=build_tokens(settings, account_store, accounts),
         subscriptions=subscriptions,
-        worker=build_worker(settings, subscriptions, workspace, mailer),
+        worker=worker,
+        evictor=evictor,
+        retrievals=retrievals,
     )
 
 

@@ -249,6 +249,25 @@ def test_deleted_products(served: Served) -> None:
     assert served.get(f"Products({one.id})").status_code == 404
 
 
+def test_deleted_products_by_cause_and_collection(served: Served) -> None:
+    def ids(flt: str) -> set[str]:
+        answer = served.get("DeletedProducts", params={"$filter": flt, "$top": "100"})
+        assert answer.status_code == 200, answer.text
+        return {e["Id"] for e in answer.json()["value"]}
+
+    every = {str(p.id) for p in served.deleted}
+    assert ids("DeletionCause eq 'Obsolete product or Other'") == every
+    assert ids("contains(DeletionCause,'Obsolete')") == every
+    assert ids("startswith(DeletionCause,'Corrupted')") == set()
+    one = served.deleted[0]
+    same = {str(p.id) for p in served.deleted if p.collection == one.collection}
+    assert ids(f"Collection/Name eq '{one.collection}'") == same
+    both = f"Collection/Name eq '{one.collection}' and endswith(DeletionCause,'Other')"
+    assert ids(both) == same
+    assert ids("Collection/Name eq 'NOPE'") == set()
+    assert ids("DeletionCause eq 'x' and DeletionCause eq 'y'") == set()
+
+
 def test_attributes_per_collection(served: Served) -> None:
     s2 = served.get("Attributes(SENTINEL-2)").json()
     assert {"Name": "cloudCover", "ValueType": "Double"} in s2
@@ -337,7 +356,12 @@ BAD_INPUT = [
     ),  # fmt: skip
     ("Products?$filter=" + "(" * 300 + "Online" + ")" * 300, 422, "value_error", "$filter"),
     ("Products?$filter=" + " or ".join(["Online"] * 2000), 422, "value_error", "$filter"),
-    ("DeletedProducts?$filter=DeletionCause eq 'x'", 422, "value_error", "$filter"),
+    (
+        "DeletedProducts?$filter=ContentDate/Start gt 2020-01-01T00:00:00Z",
+        422,
+        "value_error",
+        "$filter",
+    ),
     ("DeletedProducts?$orderby=ContentDate/Start", 422, "value_error", "$orderby"),
     ("Products(00000000-0000-0000-0000-000000000000)", 404, None, None),
     ("Products(not-a-uuid)", 404, None, None),

@@ -17,6 +17,7 @@ from eohub.api import (
     errors,
     odata,
     odata_ingests,
+    odata_synchronizers,
     oidc,
     opensearch,
     plain,
@@ -43,9 +44,11 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
             # every few requests (2.5 ms a request on a 100-row OpenSearch page).
             gc.freeze()
         app.state.hub.worker.start()  # push deliveries, saved-search mails, feed pruning
+        await run_in_threadpool(odata_synchronizers.start_scheduler, app)
         try:
             yield
         finally:
+            await run_in_threadpool(odata_synchronizers.stop_scheduler, app)
             await run_in_threadpool(app.state.hub.worker.stop)
             if own:
                 app.state.hub.close()
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(csc_subscriptions.router)  # before every other /catalogue/odata/v1
     app.include_router(csc.router)  # before the OData catch-all routes
     app.include_router(odata_ingests.router)  # before the OData catch-all routes
+    app.include_router(odata_synchronizers.router)  # before the OData catch-all routes
     app.include_router(odata.router)
     app.include_router(opensearch.router)
     app.include_router(stac.router)

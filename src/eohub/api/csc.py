@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from eohub.api import download
 from eohub.api.auth import authorize, challenge_headers, is_access_error
 from eohub.api.errors import status_of
+from eohub.api.retrieval import queue_retrieval
 from eohub.auth.quotas import Ticket
 from eohub.errors import HubError, InvalidQuery, NotFound, QuotaExceeded, TooManyRequests
 from eohub.model.user import Role, User
@@ -139,8 +141,16 @@ def _options(request: Request, deleted: bool = False) -> Options:
     return parse_options(params, expandable=entities.EXPANSIONS, selectable=entities.PROPERTIES)
 
 
+def _service(request: Request) -> CscService:
+    hub = _hub(request)
+    dates = hub.evictor.calendar if hub.evictor is not None else None
+    return CscService(hub.catalogue, hub.store, service_root(request), eviction_dates=dates)
+
+
 def _json(body: object) -> Response:
-    return JSONResponse(body)
+    # orjson: ten times faster than the standard encoder on 1,000-entity pages, and it places
+    # the catalogue's stored entity documents (orjson.Fragment) without re-encoding them.
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _media(request: Request, result: MediaResult, user: User) -> download.Media:
@@ -180,6 +190,9 @@ def _media(request: Request, result: MediaResult, user: User) -> download.Media:
 
 
 async def _stream(request: Request, result: MediaResult, user: User) -> Response:
+    if result.offline and await queue_retrieval(_hub(request), user, result.product_id):
+        message = "The product is offline: its retrieval is queued; download it again later."
+        return JSONResponse(message_detail(message), status_code=202)
     if result.offline or result.key is None:
         raise NotFound("The product is not online on this hub: its bytes cannot be downloaded.")
 
@@ -197,7 +210,7 @@ async def _get(request: Request) -> Response:
     try:
         segments = parse_path(request)
         user = await authorize(request, Role.SEARCH)
-        service = CscService(_hub(request).catalogue, _hub(request).store, service_root(request))
+        service = _service(request)
         return await _dispatch(request, service, segments, user)
     except HubError as exc:
         return error_response(request, exc)
@@ -253,7 +266,7 @@ async def _filter_list(request: Request) -> Response:
             raise OptionError(
                 "body", "json_invalid", "JSON decode error", None, where="body"
             ) from None
-        service = CscService(_hub(request).catalogue, _hub(request).store, service_root(request))
+        service = _service(request)
         options = _options(request)
         return _json(await anyio.to_thread.run_sync(service.filter_list, body, options))
     except HubError as exc:

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from eohub.api import download
 from eohub.api.auth import authorize, challenge_headers, is_access_error
 from eohub.api.errors import status_of
+from eohub.api.retrieval import queue_retrieval
 from eohub.auth.quotas import Ticket
 from eohub.errors import HubError
 from eohub.model.user import Role, User
@@ -42,6 +43,7 @@ from eohub.protocols.dhus.odata_v1.service import (
 )
 from eohub.storage.errors import StorageError
 from eohub.storage.ports import ByteRange
+from eohub.sync.retrieve import RetrievalQuotaExceeded
 from eohub.wiring import Hub
 
 log = logging.getLogger("eohub.api.odata")
@@ -215,8 +217,12 @@ async def _handle(request: Request) -> Response:
             if not result.preview:
                 user = await authorize(request, Role.DOWNLOAD)
             if result.offline:
-                # The DHuS answer for an offline product: 202 Accepted, retrieval queued.
-                # Retrieval from another hub is not implemented yet; the answer already is.
+                # The DHuS answer for an offline product: 202 Accepted, retrieval queued
+                # (from an upstream hub when this hub has a source; else nothing comes).
+                try:
+                    await queue_retrieval(_hub(request), user, result.product_id)
+                except RetrievalQuotaExceeded as exc:
+                    raise ODataError(403, exc.user_message, cause="QuotaException") from None
                 return Response(status_code=202, media_type="text/plain",
                                 headers={"DataServiceVersion": "2.0"})  # fmt: skip
             media = _media(request, result, user)

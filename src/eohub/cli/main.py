@@ -13,6 +13,7 @@ import click
 
 from eohub import __version__
 from eohub.cli.context import settings_of as _settings
+from eohub.cli.evict import evict
 from eohub.cli.sync import sync
 from eohub.cli.users import user
 from eohub.errors import HubError
@@ -249,6 +250,7 @@ def fsck(ctx: click.Context, repair: bool) -> None:
         click.echo(f"  {pid}")
     if repair:
         click.echo(f"partial uploads removed: {report.partials_removed}")
+        click.echo(f"product documents stored: {report.documents_stored}")
     if not report.clean and not repair:
         sys.exit(1)
 
@@ -286,6 +288,7 @@ def demo(ctx: click.Context, count: int, seed: int) -> None:
 
 main.add_command(user)
 main.add_command(sync)
+main.add_command(evict)
 
 
 def run() -> None:

@@ -12,7 +12,7 @@ import click
 from eohub.cli.context import settings_of
 from eohub.errors import HubError
 from eohub.sync import SyncDefinition, Synchroniser, SyncMode, SyncService
-from eohub.sync.model import FilterLanguage
+from eohub.sync.model import FilterLanguage, SourceProtocol, ValueServing
 
 
 @contextmanager
@@ -35,6 +35,9 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "id": sync.id,
         "label": d.label,
         "source": d.url,
+        "sources": list(d.urls),
+        "protocol": d.source_protocol.value,
+        "serve_value": d.value.value,
         "username": d.username,
         "password": "***" if d.password else None,
         "token": "***" if d.token else None,
@@ -57,7 +60,18 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "last_success": sync.last_success.isoformat() if sync.last_success else None,
         "last_error": sync.last_error,
         "last_remote_date": sync.last_remote_date.isoformat() if sync.last_remote_date else None,
-    }
+        "lag_seconds": sync.lag_seconds,
+        "throughput": round(sync.last_rate, 1),
+        "current_source": sync.source,
+        "next_run": sync.next_run.isoformat() if sync.next_run else None,
+        "source_ranking": [
+            {"url": url, "success_rate": round(state.success_rate, 3),
+             "products_per_s": round(state.rate, 1), "successes": state.successes,
+             "failures": state.failures, "tier": state.tier, "last_error": state.last_error}
+            for url in sync.ranked_sources()
+            for state in (sync.source_state(url),)
+        ],
+    }  # fmt: skip
 
 
 @click.group()
@@ -67,7 +81,20 @@ def sync() -> None:
 
 @sync.command("add")
 @click.argument("label")
-@click.option("--source", required=True, help="Remote hub URL (its base or its /odata/v1).")
+@click.option(
+    "--source", "sources", required=True, multiple=True,
+    help="Remote hub URL: its base or /odata/v1 (DHuS OData v1), or /catalogue/odata/v1 "
+    "(CDSE-style). Repeat for more sources: failover, ranked by measured success and speed.",
+)  # fmt: skip
+@click.option(
+    "--protocol", type=click.Choice([p.value for p in SourceProtocol]),
+    help="Source API (default: cdse for a /catalogue/odata/v1 URL, else dhus).",
+)  # fmt: skip
+@click.option(
+    "--serve-value", type=click.Choice([v.value for v in ValueServing]), default="none",
+    show_default=True,
+    help="Metadata-only: answer $value by redirecting or proxying to the source.",
+)  # fmt: skip
 @click.option("--user", "username", help="User name on the remote hub.")
 @click.option("--password", help="Password on the remote hub.")
 @click.option("--token", help="Bearer token instead of a user name and password.")
@@ -86,17 +113,23 @@ def sync() -> None:
 @click.option("--streams", type=int, default=4, show_default=True, help="Parallel downloads.")
 @click.option("--no-quicklooks", is_flag=True, help="Do not copy quicklooks and thumbnails.")
 @click.option("--keep-deleted", is_flag=True, help="Do not apply the remote's deletions here.")
-@click.option("--schedule", help="Cron schedule (kept for a serving hub; 'run' ignores it).")
+@click.option(
+    "--schedule",
+    help="How often a serving hub runs it: 30s, 5m, 1h, 1d (cron text with croniter).",
+)
 @click.pass_context
 def sync_add(
-    ctx: click.Context, label: str, source: str, username: str | None, password: str | None,
+    ctx: click.Context, label: str, sources: tuple[str, ...], protocol: str | None,
+    serve_value: str, username: str | None, password: str | None,
     token: str | None, filter_: str | None, filter_language: str,
     geofilter: tuple[str, str] | None, copy: bool, collection: str | None, page_size: int,
     streams: int, no_quicklooks: bool, keep_deleted: bool, schedule: str | None,
 ) -> None:  # fmt: skip
     """Create synchroniser LABEL (running, from the remote's first product)."""
     definition = SyncDefinition(
-        label=label, url=source, username=username, password=password, token=token,
+        label=label, url=sources[0], sources=sources[1:],
+        protocol=SourceProtocol(protocol) if protocol else None,
+        value=ValueServing(serve_value), username=username, password=password, token=token,
         mode=SyncMode.COPY if copy else SyncMode.METADATA, filter=filter_,
         filter_language=FilterLanguage(filter_language),
         geofilter=" ".join(geofilter) if geofilter else None, collection=collection,
@@ -111,13 +144,15 @@ def sync_add(
 @sync.command("list")
 @click.pass_context
 def sync_list(ctx: click.Context) -> None:
-    """One line per synchroniser: id, label, status, mode, products, last error."""
+    """One line per synchroniser: id, label, status, mode, products, lag, rate, source."""
     with _service(ctx) as service:
         for s in service.list_all():
             error = f"  error: {s.last_error}" if s.last_error else ""
+            lag = "lag ?" if s.lag_seconds is None else f"lag {s.lag_seconds:.0f}s"
             click.echo(
                 f"{s.id}\t{s.definition.label}\t{s.status.value}\t{s.definition.mode.value}\t"
-                f"{s.counters.products} products\t{s.definition.url}{error}"
+                f"{s.counters.products} products\t{lag}\t{s.last_rate:.0f}/s\t"
+                f"{s.source or s.definition.url}{error}"
             )
 
 
@@ -177,6 +212,7 @@ def sync_run(ctx: click.Context, ref: str | None, once: bool) -> None:
         click.echo(
             f"{r.label}: {r.catalogued} catalogued, {r.deleted} deleted, {r.bytes} bytes, "
             f"{r.pages} pages in {r.seconds:.1f}s ({rate:.0f} products/s)"
+            + (f", {r.failovers} failover(s), ended on {r.source}" if r.failovers else "")
         )
         if r.error and r.error != "paused":
             failed = True

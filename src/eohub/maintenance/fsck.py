@@ -108,12 +108,15 @@ def fsck(catalogue: Catalogue, store: ObjectStore, *, repair: bool = False) -> F
             report.missing.append(product.id)
             if repair:
                 fixes.append(product.evolve(online=False, archive_key=None, modification_date=now))
+                if len(fixes) == _BATCH:  # the walk is in Id order: a fixed product stays behind
+                    catalogue.upsert(fixes)
+                    fixes = []
     if repair:
         for key in report.orphans:
             store.delete(key)
             log.info("removed orphan object %s", key)
-        for start in range(0, len(fixes), _BATCH):
-            catalogue.upsert(fixes[start : start + _BATCH])
+        if fixes:
+            catalogue.upsert(fixes)
         # Products catalogued before a document kind existed (or by an older rendering) are
         # served by rendering them on every read until their documents are stored.
         report.documents_stored = catalogue.backend.refresh_documents()

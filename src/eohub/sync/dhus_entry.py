@@ -47,6 +47,8 @@ class RemoteProduct:
     creation_ms: int
     children: int
     online: bool
+    cursor_us: int | None = None  # a CDSE-style source: PublicationDate in microseconds
+    quicklook_url: str | None = None  # a CDSE-style source: the quicklook asset's link
 
     @property
     def id(self) -> uuid.UUID:

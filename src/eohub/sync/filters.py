@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from eohub.errors import InvalidQuery
 from eohub.model.geometry import Footprint
+from eohub.protocols.csc.filter import parse_filter as parse_cdse
 from eohub.protocols.dhus.lucene import parse_q
 from eohub.protocols.dhus.odata_v1.filter_translate import parse as parse_odata
 from eohub.query.tree import (
@@ -21,7 +22,9 @@ from eohub.query.tree import (
     And,
     Compare,
     CompareOp,
+    In,
     Node,
+    Or,
     Range,
     Spatial,
     SpatialOp,
@@ -59,6 +62,8 @@ def local_filter(definition: SyncDefinition, now: datetime | None = None) -> Nod
     if definition.filter:
         if definition.filter_language is FilterLanguage.OPENSEARCH:
             parts.append(parse_q(definition.filter, now or datetime.now(UTC)))
+        elif definition.filter_language is FilterLanguage.CDSE:
+            parts.append(parse_cdse(definition.filter))
         else:
             parts.append(parse_odata(definition.filter))
     if definition.geofilter:
@@ -144,3 +149,69 @@ def remote_filter(node: Node) -> str | None:
         if found:
             parts.append(f"({found})")
     return " and ".join(parts) if parts else None
+
+
+# Canonical field -> the CDSE property a CDSE-style source can filter on.
+_CDSE = {
+    "size": "ContentLength",
+    "sensing_start": "ContentDate/Start",
+    "sensing_end": "ContentDate/End",
+    "collection": "Collection/Name",
+}
+
+
+def cdse_datetime(value: datetime) -> str:
+    """``2024-01-02T03:04:05.678901Z``: UTC to the microsecond, as CDSE filters read it."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _cdse_value(value: object) -> str | None:
+    if isinstance(value, datetime):
+        return cdse_datetime(value)
+    if isinstance(value, bool):
+        return None
+    return _literal(value)
+
+
+def _cdse_item(item: Node) -> str | None:
+    if isinstance(item, Spatial):
+        # Within and contains are narrower than intersects: the source returns a superset.
+        return f"OData.CSC.Intersects(area=geography'SRID=4326;{item.geometry.search_wkt}')"
+    if isinstance(item, In) and not item.ignore_case and item.field in _CDSE:
+        values = [_cdse_value(v) for v in item.values]
+        if not values or None in values:
+            return None
+        return " or ".join(f"{_CDSE[item.field]} eq {v}" for v in values)
+    if isinstance(item, Compare) and not item.ignore_case and item.field in _CDSE:
+        found = _cdse_value(item.value)
+        return None if found is None else f"{_CDSE[item.field]} {item.op.value} {found}"
+    if isinstance(item, Range) and item.field in _CDSE:
+        parts: list[str] = []
+        for value, op in ((item.low, "ge" if item.low_inclusive else "gt"),
+                          (item.high, "le" if item.high_inclusive else "lt")):  # fmt: skip
+            if value is not None:
+                found = _cdse_value(value)
+                if found is None:
+                    return None
+                parts.append(f"{_CDSE[item.field]} {op} {found}")
+        return " and ".join(parts) or None
+    if isinstance(item, Or):
+        alternatives = [_cdse_item(i) for i in item.items]
+        if not alternatives or None in alternatives:
+            return None  # one alternative the source cannot run: the whole Or stays local
+        return " or ".join(f"({a})" for a in alternatives)
+    return None
+
+
+def cdse_remote_filter(definition: SyncDefinition, node: Node) -> str | None:
+    """The ``$filter`` a CDSE-style source runs for the synchroniser: a CDSE filter as given
+    (and the geofilter's area), else the conjuncts of ``node`` it can run (a superset: the
+    whole tree is applied here too)."""
+    if definition.filter_language is FilterLanguage.CDSE and definition.filter:
+        parts = [definition.filter]
+        if definition.geofilter:
+            parts.append(_cdse_item(parse_geofilter(definition.geofilter)) or "")
+        return " and ".join(f"({p})" for p in parts if p)
+    items = node.items if isinstance(node, And) else (node,)
+    found = [f"({p})" for p in (_cdse_item(i) for i in items) if p]
+    return " and ".join(found) or None

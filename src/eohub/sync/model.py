@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SyncStatus(StrEnum):
@@ -26,6 +28,31 @@ class FilterLanguage(StrEnum):
 
     ODATA = "odata"  # DHuS OData v1 $filter
     OPENSEARCH = "opensearch"  # DHuS q=
+    CDSE = "cdse"  # CDSE OData $filter (sent as is to a CDSE-style source)
+
+
+class SourceProtocol(StrEnum):
+    """The API a synchroniser reads its sources with."""
+
+    DHUS = "dhus"  # DHuS OData v1 JSON (another eohub's /odata/v1, any DHuS)
+    CDSE = "cdse"  # CDSE-style OData (CDSE, another eohub's /catalogue/odata/v1)
+
+
+class ValueServing(StrEnum):
+    """How this hub answers ``$value`` for a product a metadata-only mirror catalogued."""
+
+    NONE = "none"  # 404/offline, as for any product without bytes here
+    REDIRECT = "redirect"  # 302 to the same product on the source
+    PROXY = "proxy"  # stream the source's bytes through this hub
+
+
+def protocol_of(url: str) -> SourceProtocol:
+    """The protocol a source URL implies: ``.../catalogue/odata/v1`` is CDSE-style, else DHuS."""
+    return (
+        SourceProtocol.CDSE
+        if url.rstrip("/").endswith("/catalogue/odata/v1")
+        else SourceProtocol.DHUS
+    )
 
 
 @dataclass(frozen=True)
@@ -46,7 +73,20 @@ class SyncDefinition:
     streams: int = 4  # parallel downloads in copy mode
     quicklooks: bool = True  # copy quicklook and thumbnail (when the remote has them)
     deletions: bool = True  # apply the remote's DeletedProducts here
-    schedule: str | None = None  # cron text, kept for the scheduler of a serving hub
+    schedule: str | None = None  # "5m", "1h", "90s" (or cron text when croniter is installed)
+    protocol: SourceProtocol | None = None  # None: from the URL (see protocol_of)
+    sources: tuple[str, ...] = ()  # more source URLs (same protocol and credentials)
+    value: ValueServing = ValueServing.NONE  # metadata mode: how $value is served here
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every source URL, the first one first."""
+        return (self.url, *(u for u in self.sources if u != self.url))
+
+    @property
+    def source_protocol(self) -> SourceProtocol:
+        """The protocol given, or the one the first URL implies."""
+        return self.protocol or protocol_of(self.url)
 
 
 @dataclass(frozen=True)
@@ -62,15 +102,51 @@ class Cursor:
     time_ms: int | None = None
     bucket: bool = False
     after_id: str | None = None
+    # A CDSE-style source: every product published before ``time_us`` (microseconds), and
+    # those at ``time_us`` up to Id ``after_id``, have been handled.
+    time_us: int | None = None
+
+    @property
+    def reached(self) -> datetime | None:
+        """The publication time up to which the source has been read."""
+        if self.time_us is not None:
+            return _EPOCH + timedelta(microseconds=self.time_us)
+        if self.time_ms is not None:
+            return _EPOCH + timedelta(milliseconds=self.time_ms)
+        return None
 
 
 @dataclass(frozen=True)
 class DeletedCursor:
     """Where a synchroniser stands in the remote's DeletedProducts: deletions before
-    ``time_ms`` are applied, and the first ``skip`` of the millisecond ``time_ms`` too."""
+    ``time_ms`` are applied, and the first ``skip`` of the millisecond ``time_ms`` too
+    (CDSE-style: before ``time_us``, and at ``time_us`` up to Id ``after_id``)."""
 
     time_ms: int | None = None
     skip: int = 0
+    time_us: int | None = None
+    after_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """One source of a synchroniser: its own cursors (each hub publishes at its own times)
+    and its measured record, which ranks the sources."""
+
+    url: str
+    cursor: Cursor = field(default_factory=Cursor)
+    deleted_cursor: DeletedCursor = field(default_factory=DeletedCursor)
+    successes: int = 0  # pages read without a remote failure
+    failures: int = 0  # runs that failed on it (after retries) and moved to another source
+    rate: float = 0.0  # products per second, smoothed over the runs
+    last_error: str | None = None
+    newest: datetime | None = None  # the newest publication seen there (for the lag)
+    tier: int | None = None  # the tier an eohub source reports (GET /api/hubs), if any
+
+    @property
+    def success_rate(self) -> float:
+        """Laplace-smoothed: an untried source starts at 0.5."""
+        return (self.successes + 1) / (self.successes + self.failures + 2)
 
 
 @dataclass(frozen=True)
@@ -99,6 +175,41 @@ class Synchroniser:
     last_error: str | None = None
     # The remote CreationDate of the newest product handled: lag = remote now - this.
     last_remote_date: datetime | None = None
+    sources: tuple[SourceState, ...] = ()  # measured per source URL
+    source: str | None = None  # the source URL the last run used
+    next_run: datetime | None = None  # when a serving hub runs it next
+    last_rate: float = 0.0  # products per second of the last run that catalogued some
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """How far behind its source it is: the source's newest publication (checked after
+        each run) minus the publication time our cursor has reached there; None before both
+        are known."""
+        state = self.source_state(self.source or self.definition.url)
+        reached = state.cursor.reached
+        if state.newest is None or reached is None:
+            return None
+        return max(0.0, (state.newest - reached).total_seconds())
+
+    def source_state(self, url: str) -> SourceState:
+        """The state of one source URL (fresh when never used)."""
+        found = next((s for s in self.sources if s.url == url), None)
+        if found is not None:
+            return found
+        if url == self.definition.url:  # progress stored before sources had their own
+            return SourceState(url, self.cursor, self.deleted_cursor)
+        return SourceState(url)
+
+    def ranked_sources(self) -> list[str]:
+        """The source URLs, best first: by success rate (in steps of 0.1, so one failure
+        among many successes does not reorder), then by measured throughput, then as given."""
+        urls = self.definition.urls
+
+        def key(item: tuple[int, str]) -> tuple[float, float, int]:
+            state = self.source_state(item[1])
+            return (-round(state.success_rate, 1), -state.rate, item[0])
+
+        return [url for _, url in sorted(enumerate(urls), key=key)]
 
     def evolve(self, **changes: object) -> Synchroniser:
         """A copy with some fields changed."""

@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from eohub.errors import HubError
+from eohub.sync.dhus_entry import date_ms, from_ms
 
 log = logging.getLogger("eohub.sync")
 
@@ -163,7 +165,8 @@ class RemoteHub:
             try:
                 response = self.client.get(f"{self.root}/{path}", params=params)
                 self.check(response, what)
-                body = response.json()
+                # orjson: pages of 1,000 entries decode several times faster than with json.
+                body = orjson.loads(response.content)
             except httpx.TransportError as exc:
                 raise RemoteError(f"{what}: {type(exc).__name__}: {exc}") from None
             except ValueError:
@@ -210,7 +213,70 @@ class RemoteHub:
             raise RemoteError("listing remote deletions: the answer has no results")
         return [r for r in results if isinstance(r, dict)]
 
+    def entry(self, product_id: uuid.UUID) -> dict[str, Any] | None:
+        """One Product entry (no expansions), None when the remote has no such product."""
+        url = f"{self.root}/Products({_quote(str(product_id))})"
+        what = f"reading product {product_id}"
+
+        def once() -> dict[str, Any] | None:
+            try:
+                response = self.client.get(url, params={"$format": "json"})
+            except httpx.TransportError as exc:
+                raise RemoteError(f"{what}: {type(exc).__name__}: {exc}") from None
+            if response.status_code == 404:
+                return None
+            self.check(response, what)
+            try:
+                body = response.json()
+            except ValueError:
+                raise RemoteError(
+                    f"{what}: the remote answered with a body that is not JSON"
+                ) from None
+            if not isinstance(body, dict) or not isinstance(body.get("d"), dict):
+                raise RemoteError(f"{what}: the remote answer is not an OData v1 JSON entry")
+            data: dict[str, Any] = body["d"]
+            return data
+
+        result: dict[str, Any] | None = self.retrying(what, once)
+        return result
+
+    def newest(self, filter: str | None = None) -> datetime | None:
+        """The CreationDate of the remote's newest product (matching ``filter``), for the
+        lag; None when it has none."""
+        params = {"$format": "json", "$orderby": "CreationDate desc", "$top": "1"}
+        if filter:
+            params["$filter"] = filter
+        results = self._get_json("Products", params, "reading the newest remote product").get(
+            "results"
+        )
+        if not isinstance(results, list) or not results or not isinstance(results[0], dict):
+            return None
+        try:
+            return from_ms(date_ms(results[0].get("CreationDate"), "CreationDate"))
+        except HubError:
+            return None
+
     # -- bytes --------------------------------------------------------------------------------
+    def value_url(self, product_id: uuid.UUID) -> str:
+        """The URL of a product's bytes on the remote (the same shape this hub serves)."""
+        return f"{self.root}/Products({_quote(str(product_id))})/$value"
+
+    def fetch_bytes(self, url: str, what: str) -> bytes | None:
+        """A small resource (a quicklook) by URL, retried; None on 404."""
+
+        def once() -> bytes | None:
+            try:
+                response = self.client.get(url)
+            except httpx.TransportError as exc:
+                raise RemoteError(f"{what}: {type(exc).__name__}") from None
+            if response.status_code == 404:
+                return None
+            self.check(response, what)
+            return response.content
+
+        result: bytes | None = self.retrying(what, once)
+        return result
+
     @contextmanager
     def open_value(self, product_id: uuid.UUID, start: int = 0) -> Iterator[httpx.Response]:
         """A streaming response of the product's bytes from ``start`` (a Range request past
@@ -219,7 +285,7 @@ class RemoteHub:
         headers = {"Accept-Encoding": "identity"}
         if start:
             headers["Range"] = f"bytes={start}-"
-        url = f"{self.root}/Products({_quote(str(product_id))})/$value"
+        url = self.value_url(product_id)
         try:
             with self.client.stream("GET", url, headers=headers) as response:
                 if response.status_code >= 400:

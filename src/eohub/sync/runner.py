@@ -26,8 +26,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from eohub.catalogue.service import Catalogue
@@ -37,9 +37,25 @@ from eohub.query.evaluate import matches
 from eohub.query.tree import Node
 from eohub.storage.errors import StorageError
 from eohub.storage.ports import ObjectStore, product_key
+from eohub.sync.cdse_entry import decode_cdse_product, deleted_cdse, from_us
+from eohub.sync.cdse_remote import CdseHub
 from eohub.sync.dhus_entry import BadEntry, RemoteProduct, decode_product, deleted_entry, from_ms
-from eohub.sync.filters import datetime_literal, local_filter, remote_filter
-from eohub.sync.model import Cursor, DeletedCursor, SyncCounters, Synchroniser, SyncMode
+from eohub.sync.filters import (
+    cdse_datetime,
+    cdse_remote_filter,
+    datetime_literal,
+    local_filter,
+    remote_filter,
+)
+from eohub.sync.model import (
+    Cursor,
+    DeletedCursor,
+    SourceProtocol,
+    SourceState,
+    SyncCounters,
+    Synchroniser,
+    SyncMode,
+)
 from eohub.sync.remote import RemoteError, RemoteHub
 from eohub.sync.store import SqlSyncStore
 from eohub.sync.transfer import ResumingReader
@@ -54,10 +70,16 @@ def _now() -> datetime:
 
 
 def default_remote(sync: Synchroniser) -> RemoteHub:
-    """A client of the synchroniser's remote with its credentials."""
+    """A client of the synchroniser's source (``sync.source``, else its first URL) with its
+    credentials, speaking the synchroniser's protocol."""
     d = sync.definition
     auth = (d.username, d.password or "") if d.username else None
-    return RemoteHub(d.url, auth=auth, token=d.token, connections=max(4, d.streams + 2))
+    kind = CdseHub if d.source_protocol is SourceProtocol.CDSE else RemoteHub
+    url = sync.source or d.url
+    return kind(url, auth=auth, token=d.token, connections=max(4, d.streams + 2))
+
+
+Page = tuple[list[dict[str, object]], str | None]
 
 
 @dataclass
@@ -73,6 +95,7 @@ class PageReport:
     resumes: int = 0  # Range requests after broken transfers
     failures: list[str] = field(default_factory=list)
     more: bool = False  # a full page: more may wait
+    source_failed: bool = False  # the source itself failed (not one product)
 
     @property
     def ok(self) -> bool:
@@ -92,10 +115,14 @@ class RunReport:
     resumes: int = 0
     seconds: float = 0.0
     error: str | None = None
+    source: str | None = None  # the source URL of the (last) attempt
+    source_failed: bool = False  # the run stopped because its source failed
+    failovers: int = 0  # sources given up in this run
 
     def add(self, page: PageReport) -> None:
         """Count one page."""
         self.pages += 1
+        self.source_failed = page.source_failed
         self.catalogued += page.catalogued
         self.deleted += page.deleted
         self.bytes += page.bytes
@@ -124,6 +151,17 @@ def page_filter(cursor: Cursor, extra: str | None) -> tuple[str | None, str]:
     if extra:
         parts.append(f"({extra})")
     return (" and ".join(parts) or None), orderby
+
+
+def cdse_page_filter(cursor: Cursor, extra: str | None) -> str | None:
+    """The ``$filter`` of a CDSE-style source's products from ``cursor`` on (products at the
+    cursor's microsecond up to its Id are read again and dropped here)."""
+    parts: list[str] = []
+    if cursor.time_us is not None:
+        parts.append(f"PublicationDate ge {cdse_datetime(from_us(cursor.time_us))}")
+    if extra:
+        parts.append(f"({extra})")
+    return " and ".join(parts) or None
 
 
 def advance(cursor: Cursor, last: tuple[int, uuid.UUID] | None, full: bool) -> Cursor:
@@ -171,7 +209,12 @@ class SyncJob:
         clock: Callable[[], datetime] = _now,
         product_attempts: int = 3,
     ) -> None:
-        self.sync = sync
+        url = sync.source or sync.definition.url
+        state = sync.source_state(url)
+        # The cursors are the source's own: each hub publishes at its own times.
+        self.sync = sync.evolve(
+            source=url, cursor=state.cursor, deleted_cursor=state.deleted_cursor
+        )
         self.remote = remote
         self.store = store
         self.catalogue = catalogue
@@ -179,11 +222,29 @@ class SyncJob:
         self.clock = clock
         self.product_attempts = product_attempts
         self.filter: Node = local_filter(sync.definition, clock())
-        self.remote_filter = remote_filter(self.filter)
+        self.cdse = isinstance(remote, CdseHub)
+        self.remote_filter = (
+            cdse_remote_filter(sync.definition, self.filter)
+            if self.cdse
+            else remote_filter(self.filter)
+        )
+        # CDSE-style sources: the next page is fetched while this one is catalogued.
+        self._pool: ThreadPoolExecutor | None = None
+        self._next: Future[Page] | None = None
+        self._deleted_link: str | None = None
+
+    def close(self) -> None:
+        """Stop the page prefetch (the remote client is closed by its owner)."""
+        self._next = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     # -- products ------------------------------------------------------------------------------
     def products_page(self) -> PageReport:
         """Fetch, store and catalogue the next page of products; persist the progress."""
+        if self.cdse:
+            return self._cdse_products_page()
         d = self.sync.definition
         flt, orderby = page_filter(self.sync.cursor, self.remote_filter)
         report = PageReport()
@@ -194,6 +255,7 @@ class SyncJob:
             )
         except HubError as exc:
             report.failures.append(exc.user_message)
+            report.source_failed = True
             self._save(report, started, cursor=None)
             return report
         report.fetched = len(entries)
@@ -214,6 +276,55 @@ class SyncJob:
         cursor = advance(self.sync.cursor, last, full) if report.ok else None
         newest = max((p.creation_ms for p in decoded), default=None)
         self._save(report, started, cursor=cursor, newest=newest)
+        return report
+
+    def _cdse_products_page(self) -> PageReport:
+        d = self.sync.definition
+        cursor = self.sync.cursor
+        report = PageReport()
+        started = self.clock()
+        assert isinstance(self.remote, CdseHub)
+        try:
+            if self._next is not None:
+                entries, link = self._next.result()
+            else:
+                flt = cdse_page_filter(cursor, self.remote_filter)
+                entries, link = self.remote.product_page(filter=flt, top=d.page_size)
+        except HubError as exc:
+            report.failures.append(exc.user_message)
+            report.source_failed = True
+            self._save(report, started, cursor=None)
+            return report
+        finally:
+            self._next = None
+        report.fetched = len(entries)
+        report.more = link is not None
+        seen = (cursor.time_us, cursor.after_id or "") if cursor.time_us is not None else None
+        decoded: list[RemoteProduct] = []
+        last: tuple[int, str] | None = None
+        for entry in entries:
+            try:
+                item = decode_cdse_product(entry)
+            except BadEntry as exc:
+                report.failures.append(exc.user_message)
+                continue
+            assert item.cursor_us is not None
+            last = (item.cursor_us, str(item.id))
+            if seen is None or last > seen:  # else read before, up to the cursor's Id
+                decoded.append(item)
+        if link is not None and report.ok:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="eohub-sync-page")
+            remote = self.remote
+            self._next = self._pool.submit(
+                lambda: remote.product_page(filter=None, top=d.page_size, link=link)
+            )
+        self._catalogue(decoded, report)
+        if not report.ok:
+            self._next = None  # the page is read again from the cursor
+        moved = Cursor(time_us=last[0], after_id=last[1]) if last else cursor
+        newest = max((p.creation_ms for p in decoded), default=None)
+        self._save(report, started, cursor=moved if report.ok else None, newest=newest)
         return report
 
     def _catalogue(self, items: list[RemoteProduct], report: PageReport) -> None:
@@ -312,6 +423,14 @@ class SyncJob:
         keys: dict[str, str] = {}
         if item.children <= 0:
             return keys
+        if item.quicklook_url:  # a CDSE-style source: the quicklook asset
+            data = self.remote.fetch_bytes(item.quicklook_url, f"quicklook of {item.id}")
+            if data is not None:
+                key = f"{folder}/quicklook.jpg"
+                self.archive.put(key, io.BytesIO(data), expected_size=len(data))
+                stored.append(key)
+                keys["quicklook_key"] = key
+            return keys
         for kind, field_name in (("Quicklook", "quicklook_key"), ("Thumbnail", "thumbnail_key")):
             data = self.remote.derived(item.id, kind)
             if data is None:
@@ -332,16 +451,17 @@ class SyncJob:
         now = self.clock()
         # Published here now (a hub mirroring this one reads this hub's publication dates);
         # the first hub's ingestion date is kept.
-        base = item.product.evolve(
-            publication_date=old.publication_date if old else now,
-            modification_date=now,
-            quicklook_key=previews.get("quicklook_key"),
-            thumbnail_key=previews.get("thumbnail_key"),
-        )
-        if data is None:
-            return base.evolve(online=False, archive_key=None)
+        changes: dict[str, object] = {
+            "publication_date": old.publication_date if old else now,
+            "modification_date": now,
+            "quicklook_key": previews.get("quicklook_key"),
+            "thumbnail_key": previews.get("thumbnail_key"),
+        }
+        if data is None:  # one copy, not two: this runs for every product of a page
+            return item.product.evolve(**changes, online=False, archive_key=None)
         key, size, md5, blake3 = data
-        return base.evolve(
+        return item.product.evolve(
+            **changes,
             online=True,
             archive_key=key,
             size=size,
@@ -358,6 +478,8 @@ class SyncJob:
     # -- deletions -----------------------------------------------------------------------------
     def deletions_page(self) -> PageReport:
         """Apply the next page of the remote's DeletedProducts here; persist the progress."""
+        if self.cdse:
+            return self._cdse_deletions_page()
         d = self.sync.definition
         cursor = self.sync.deleted_cursor
         flt = None
@@ -372,19 +494,55 @@ class SyncJob:
             ]
         except HubError as exc:
             report.failures.append(exc.user_message)
+            report.source_failed = True
             self._save(report, started, cursor=None)
             return report
         report.fetched = len(entries)
         report.more = len(entries) >= d.page_size
-        local = {p.id: p for p in self.catalogue.get_many([pid for pid, _ in entries])}
-        for pid, _ in entries:
+        self._apply_deletions([pid for pid, _ in entries], report)
+        deleted = advance_deleted(cursor, [ms for _, ms in entries])
+        self._save(report, started, cursor=None, deleted=deleted)
+        return report
+
+    def _apply_deletions(self, ids: list[uuid.UUID], report: PageReport) -> None:
+        label = self.sync.definition.label
+        local = {p.id: p for p in self.catalogue.get_many(ids)}
+        for pid in ids:
             if pid in local:
-                removed = self.catalogue.delete(pid, cause=f"deleted upstream ({d.label})")
+                removed = self.catalogue.delete(pid, cause=f"deleted upstream ({label})")
                 if removed is not None:
                     self._delete_keys(_keys(removed.product))
                     report.deleted += 1
-        deleted = advance_deleted(cursor, [ms for _, ms in entries])
-        self._save(report, started, cursor=None, deleted=deleted)
+
+    def _cdse_deletions_page(self) -> PageReport:
+        d = self.sync.definition
+        cursor = self.sync.deleted_cursor
+        report = PageReport()
+        started = self.clock()
+        assert isinstance(self.remote, CdseHub)
+        flt = None
+        if cursor.time_us is not None:
+            flt = f"DeletionDate ge {cdse_datetime(from_us(cursor.time_us))}"
+        try:
+            page, link = self.remote.deleted_page(
+                filter=flt, top=d.page_size, link=self._deleted_link
+            )
+            entries = [deleted_cdse(e) for e in page]
+        except HubError as exc:
+            report.failures.append(exc.user_message)
+            report.source_failed = True
+            self._save(report, started, cursor=None)
+            return report
+        self._deleted_link = link
+        report.fetched = len(entries)
+        report.more = link is not None
+        seen = (cursor.time_us, cursor.after_id or "") if cursor.time_us is not None else None
+        fresh = [(pid, us) for pid, us in entries if seen is None or (us, str(pid)) > seen]
+        self._apply_deletions([pid for pid, _ in fresh], report)
+        moved = cursor
+        if entries:
+            moved = replace(cursor, time_us=entries[-1][1], after_id=str(entries[-1][0]))
+        self._save(report, started, cursor=None, deleted=moved)
         return report
 
     # -- progress ------------------------------------------------------------------------------
@@ -409,27 +567,54 @@ class SyncJob:
         if newest is not None and cursor is not None:
             newest_date = from_ms(newest)
             last_remote = max(last_remote, newest_date) if last_remote else newest_date
+        error = "; ".join(report.failures[:3])[:2000] if report.failures else None
+        cursor = cursor or s.cursor
+        deleted = deleted or s.deleted_cursor
+        url = s.source or s.definition.url
+        state = s.source_state(url)
+        state = replace(
+            state,
+            cursor=cursor,
+            deleted_cursor=deleted,
+            successes=state.successes + (0 if report.source_failed else 1),
+            last_error=error if report.source_failed else state.last_error,
+        )
         self.sync = s.evolve(
-            cursor=cursor or s.cursor,
-            deleted_cursor=deleted or s.deleted_cursor,
+            cursor=cursor,
+            deleted_cursor=deleted,
             counters=counters,
             last_run=started,
             last_success=started if report.ok else s.last_success,
-            last_error="; ".join(report.failures[:3])[:2000] if report.failures else None,
+            last_error=error,
             last_remote_date=last_remote,
+            sources=with_state(s.sources, state),
         )
         self.store.save_progress(self.sync)
+
+
+def with_state(states: tuple[SourceState, ...], state: SourceState) -> tuple[SourceState, ...]:
+    """``states`` with the one of ``state.url`` replaced (or added at the end)."""
+    if any(s.url == state.url for s in states):
+        return tuple(state if s.url == state.url else s for s in states)
+    return (*states, state)
 
 
 def _keys(product: Product) -> list[str]:
     return [k for k in (product.archive_key, product.quicklook_key, product.thumbnail_key) if k]
 
 
-def run_job(job: SyncJob, *, max_pages: int = 100_000, deadline: float | None = None) -> RunReport:
+def run_job(
+    job: SyncJob,
+    *,
+    max_pages: int = 100_000,
+    deadline: float | None = None,
+    keep_going: Callable[[], bool] | None = None,
+) -> RunReport:
     """Pages of products until caught up, then of deletions; stops at the first failure, at
-    ``max_pages`` pages, at ``deadline`` (``time.monotonic``) or when the synchroniser is
-    paused meanwhile."""
-    report = RunReport(job.sync.definition.label)
+    ``max_pages`` pages, at ``deadline`` (``time.monotonic``), when the synchroniser is
+    paused meanwhile, or when ``keep_going`` (asked before each page: a serving hub renews
+    its run lease there) says no."""
+    report = RunReport(job.sync.definition.label, source=job.sync.source)
     started = time.monotonic()
     steps: list[Callable[[], PageReport]] = [job.products_page]
     if job.sync.definition.deletions:
@@ -440,6 +625,9 @@ def run_job(job: SyncJob, *, max_pages: int = 100_000, deadline: float | None = 
                 break
             if job.store.get(job.sync.id).status != "running":
                 report.error = "paused"
+                break
+            if keep_going is not None and not keep_going():
+                report.error = "stopped"
                 break
             page = step()
             report.add(page)

@@ -11,15 +11,28 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import httpx
+
 from eohub.catalogue.service import Catalogue
-from eohub.errors import InvalidQuery
+from eohub.errors import HubError, InvalidQuery
+from eohub.model.product import Product
+from eohub.query.evaluate import matches
 from eohub.storage.ports import ObjectStore
 from eohub.sync.filters import local_filter
-from eohub.sync.model import SyncDefinition, Synchroniser, SyncStatus
-from eohub.sync.remote import Backoff
-from eohub.sync.runner import RemoteFactory, RunReport, SyncJob, default_remote, run_job
+from eohub.sync.model import SyncDefinition, Synchroniser, SyncMode, SyncStatus, ValueServing
+from eohub.sync.remote import Backoff, RemoteHub
+from eohub.sync.runner import (
+    RemoteFactory,
+    RunReport,
+    SyncJob,
+    default_remote,
+    run_job,
+    with_state,
+)
+from eohub.sync.schedule import parse_schedule
 from eohub.sync.store import SqlSyncStore
 
 log = logging.getLogger("eohub.sync")
@@ -30,6 +43,31 @@ MAX_STREAMS = 64
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def source_tier(remote: RemoteHub) -> int | None:
+    """The tier an eohub source reports at ``/api/hubs`` (None for other hubs)."""
+    base = remote.root.removesuffix("/catalogue/odata/v1").removesuffix("/odata/v1")
+    try:
+        response = remote.client.get(f"{base}/api/hubs", timeout=5.0)
+        tier = response.json()["hub"]["tier"] if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    return tier if isinstance(tier, int) and not isinstance(tier, bool) else None
+
+
+def _merge(first: RunReport, then: RunReport) -> RunReport:
+    """One report of a run that moved from one source to the next."""
+    return replace(
+        then,
+        pages=first.pages + then.pages,
+        catalogued=first.catalogued + then.catalogued,
+        deleted=first.deleted + then.deleted,
+        bytes=first.bytes + then.bytes,
+        resumes=first.resumes + then.resumes,
+        seconds=first.seconds + then.seconds,
+        failovers=first.failovers + then.failovers + 1,
+    )
 
 
 def check_definition(definition: SyncDefinition) -> None:
@@ -45,6 +83,14 @@ def check_definition(definition: SyncDefinition) -> None:
         raise InvalidQuery(f"parallel streams are 1 to {MAX_STREAMS}", field="streams")
     if definition.token and definition.username:
         raise InvalidQuery("give a user name and password, or a token, not both", field="token")
+    for source in definition.sources:
+        parts = urllib.parse.urlsplit(source)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidQuery(f"the source '{source}' is not an http(s) URL", field="source")
+    if definition.schedule is not None:
+        parse_schedule(definition.schedule)
+    if definition.value is not ValueServing.NONE and definition.mode is not SyncMode.METADATA:
+        raise InvalidQuery("serving $value from the source is for metadata-only mirrors")
     local_filter(definition)  # the filter and geofilter parse
 
 
@@ -95,26 +141,100 @@ class SyncService:
         """Forget it (products it catalogued stay)."""
         self.store.remove(self.get(ref).id)
 
-    def job(self, sync: Synchroniser) -> SyncJob:
-        """A job of one synchroniser with a fresh remote client (close ``job.remote``)."""
+    def update(self, ref: int | str, definition: SyncDefinition) -> Synchroniser:
+        """Replace a synchroniser's definition (its cursors and records stay)."""
+        check_definition(definition)
+        sync = self.get(ref)
+        self.store.update(sync.id, definition)
+        return self.get(sync.id)
+
+    def value_source(self, product: Product) -> tuple[ValueServing, str] | None:
+        """Where a metadata-only mirror sends a ``$value`` request for ``product``, which it
+        has no bytes of: (redirect or proxy, the same product's ``$value`` URL on the best
+        ranked source) of the first synchroniser serving values whose filter the product
+        matches; None when none does (the usual offline answer then applies)."""
+        if product.online and product.archive_key:
+            return None
+        for sync in self.list_all():
+            d = sync.definition
+            if d.value is ValueServing.NONE or not matches(local_filter(d), product):
+                continue
+            remote = self.remote_factory(sync.evolve(source=sync.ranked_sources()[0]))
+            try:
+                return d.value, remote.value_url(product.id)
+            finally:
+                remote.close()
+        return None
+
+    def job(self, sync: Synchroniser, url: str | None = None) -> SyncJob:
+        """A job of one synchroniser on one of its sources (``url``, else the one it used
+        last, else its first) with a fresh remote client (``job.close()``, then close
+        ``job.remote``)."""
+        sync = sync.evolve(source=url or sync.source or sync.definition.url)
         remote = self.remote_factory(sync)
         if self.backoff is not None:
             remote.backoff = self.backoff
         return SyncJob(sync, remote, self.store, self.catalogue, self.archive, clock=self.clock)
 
     def run(
-        self, ref: int | str, *, max_pages: int = 100_000, seconds: float | None = None
+        self,
+        ref: int | str,
+        *,
+        max_pages: int = 100_000,
+        seconds: float | None = None,
+        keep_going: Callable[[], bool] | None = None,
     ) -> RunReport:
-        """Run one synchroniser until it has caught up (or ``max_pages``, or ``seconds``)."""
+        """Run one synchroniser until it has caught up (or ``max_pages``, or ``seconds``).
+
+        Its sources are tried best first (see ``Synchroniser.ranked_sources``); when one
+        fails (after its retries) the run goes on from the next one's own cursor, and
+        products already here are recognised and left alone.
+        """
         sync = self.get(ref)
         if sync.status is not SyncStatus.RUNNING:
             return RunReport(sync.definition.label, error="paused")
-        job = self.job(sync)
         deadline = None if seconds is None else time.monotonic() + seconds
-        try:
-            return run_job(job, max_pages=max_pages, deadline=deadline)
-        finally:
-            job.remote.close()
+        total: RunReport | None = None
+        for url in sync.ranked_sources():
+            job = self.job(self.get(sync.id), url)
+            try:
+                report = run_job(job, max_pages=max_pages, deadline=deadline, keep_going=keep_going)
+                self._record_run(job, report)
+            finally:
+                job.close()
+                job.remote.close()
+            total = report if total is None else _merge(total, report)
+            if not report.source_failed:
+                break
+            log.warning(
+                "synchroniser %s: source %s failed (%s); trying the next source",
+                sync.definition.label, url, report.error,
+            )  # fmt: skip
+        assert total is not None
+        return total
+
+    def _record_run(self, job: SyncJob, report: RunReport) -> None:
+        """After a run on one source: its failure or its throughput, and its newest product
+        (the synchroniser's lag)."""
+        sync = job.sync
+        url = sync.source or sync.definition.url
+        state = sync.source_state(url)
+        if report.source_failed:
+            state = replace(state, failures=state.failures + 1)
+        else:
+            try:
+                state = replace(state, newest=job.remote.newest(job.remote_filter))
+                tier = source_tier(job.remote)
+                state = replace(state, tier=state.tier if tier is None else tier)
+            except HubError as exc:
+                log.warning("synchroniser %s: no newest product: %s", url, exc.user_message)
+        rate = sync.last_rate
+        if report.catalogued and report.seconds > 0:
+            rate = report.catalogued / report.seconds
+            # Smoothed, so one short run does not rank a source alone.
+            state = replace(state, rate=rate if not state.rate else 0.7 * state.rate + 0.3 * rate)
+        job.sync = sync.evolve(sources=with_state(sync.sources, state), last_rate=rate)
+        self.store.save_progress(job.sync)
 
     def run_all(self, *, max_pages: int = 100_000, seconds: float | None = None) -> list[RunReport]:
         """Run every running synchroniser, each in its own thread, until all have caught up."""

@@ -25,11 +25,14 @@ from eohub.sync.model import (
     Cursor,
     DeletedCursor,
     FilterLanguage,
+    SourceProtocol,
+    SourceState,
     SyncCounters,
     SyncDefinition,
     Synchroniser,
     SyncMode,
     SyncStatus,
+    ValueServing,
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -56,11 +59,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE UNIQUE INDEX synchronisers_label ON synchronisers (label)",
     ),
+    (
+        # Per-source cursors and records (JSON: new fields need no migration), the source of
+        # the last run, the schedule, the last run's rate, and the run lease that keeps two
+        # server processes from running one synchroniser at once.
+        "ALTER TABLE synchronisers ADD COLUMN sources TEXT",
+        "ALTER TABLE synchronisers ADD COLUMN source TEXT",
+        "ALTER TABLE synchronisers ADD COLUMN next_run DOUBLE PRECISION",
+        "ALTER TABLE synchronisers ADD COLUMN last_rate DOUBLE PRECISION",
+        "ALTER TABLE synchronisers ADD COLUMN lease_holder TEXT",
+        "ALTER TABLE synchronisers ADD COLUMN lease_until DOUBLE PRECISION",
+    ),
 )
 
 _COLUMNS = (
     "id, definition, status, cursor_ms, cursor_bucket, cursor_after, deleted_ms, deleted_skip, "
-    "products, bytes, deleted, failures, created, last_run, last_success, last_error, last_remote"
+    "products, bytes, deleted, failures, created, last_run, last_success, last_error, "
+    "last_remote, sources, source, next_run, last_rate"
 )
 
 
@@ -77,6 +92,50 @@ def definition_json(definition: SyncDefinition) -> str:
     return json.dumps(asdict(definition), sort_keys=True)
 
 
+def _cursor_json(c: Cursor) -> dict[str, Any]:
+    return {"ms": c.time_ms, "bucket": c.bucket, "after": c.after_id, "us": c.time_us}
+
+
+def _deleted_json(d: DeletedCursor) -> dict[str, Any]:
+    return {"ms": d.time_ms, "skip": d.skip, "us": d.time_us, "after": d.after_id}
+
+
+def sources_json(states: Sequence[SourceState]) -> str:
+    """Per-source cursors and records, as stored."""
+    return json.dumps(
+        [
+            {"url": s.url, "cursor": _cursor_json(s.cursor),
+             "deleted": _deleted_json(s.deleted_cursor), "successes": s.successes,
+             "failures": s.failures, "rate": s.rate, "last_error": s.last_error,
+             "newest": _epoch(s.newest), "tier": s.tier}
+            for s in states
+        ]
+    )  # fmt: skip
+
+
+def sources_from_json(text: str | None) -> tuple[SourceState, ...]:
+    """Stored per-source states (none before the first run)."""
+    found: list[SourceState] = []
+    for item in json.loads(text) if text else []:
+        c, d = item.get("cursor") or {}, item.get("deleted") or {}
+        found.append(
+            SourceState(
+                url=str(item["url"]),
+                cursor=Cursor(c.get("ms"), bool(c.get("bucket")), c.get("after"), c.get("us")),
+                deleted_cursor=DeletedCursor(
+                    d.get("ms"), int(d.get("skip") or 0), d.get("us"), d.get("after")
+                ),
+                successes=int(item.get("successes") or 0),
+                failures=int(item.get("failures") or 0),
+                rate=float(item.get("rate") or 0.0),
+                last_error=item.get("last_error"),
+                newest=_time(item.get("newest")),
+                tier=item.get("tier") if isinstance(item.get("tier"), int) else None,
+            )
+        )
+    return tuple(found)
+
+
 def definition_from_json(text: str) -> SyncDefinition:
     """A stored definition (unknown keys of a newer version are ignored)."""
     data: dict[str, Any] = json.loads(text)
@@ -84,12 +143,17 @@ def definition_from_json(text: str) -> SyncDefinition:
     values = {k: v for k, v in data.items() if k in known}
     values["mode"] = SyncMode(values.get("mode", SyncMode.METADATA))
     values["filter_language"] = FilterLanguage(values.get("filter_language", "odata"))
+    if values.get("protocol"):
+        values["protocol"] = SourceProtocol(values["protocol"])
+    values["sources"] = tuple(values.get("sources") or ())
+    values["value"] = ValueServing(values.get("value") or ValueServing.NONE)
     return SyncDefinition(**values)
 
 
 def _row(row: Sequence[Any]) -> Synchroniser:
     (sid, definition, status, c_ms, c_bucket, c_after, d_ms, d_skip, products, nbytes, deleted,
-     failures, created, last_run, last_success, last_error, last_remote) = row  # fmt: skip
+     failures, created, last_run, last_success, last_error, last_remote, sources, source,
+     next_run, last_rate) = row  # fmt: skip
     return Synchroniser(
         id=int(sid),
         definition=definition_from_json(str(definition)),
@@ -102,6 +166,10 @@ def _row(row: Sequence[Any]) -> Synchroniser:
         last_success=_time(last_success),
         last_error=last_error,
         last_remote_date=_time(last_remote),
+        sources=sources_from_json(sources),
+        source=source,
+        next_run=_time(next_run),
+        last_rate=float(last_rate or 0.0),
     )
 
 
@@ -183,12 +251,47 @@ class SqlSyncStore:
         self._count(
             "UPDATE synchronisers SET cursor_ms = ?, cursor_bucket = ?, cursor_after = ?, "
             "deleted_ms = ?, deleted_skip = ?, products = ?, bytes = ?, deleted = ?, "
-            "failures = ?, last_run = ?, last_success = ?, last_error = ?, last_remote = ? "
-            "WHERE id = ?",
+            "failures = ?, last_run = ?, last_success = ?, last_error = ?, last_remote = ?, "
+            "sources = ?, source = ?, last_rate = ? WHERE id = ?",
             (c.time_ms, c.bucket, c.after_id, d.time_ms, d.skip, n.products, n.bytes, n.deleted,
              n.failures, _epoch(sync.last_run), _epoch(sync.last_success), sync.last_error,
-             _epoch(sync.last_remote_date), sync.id),
+             _epoch(sync.last_remote_date), sources_json(sync.sources), sync.source,
+             sync.last_rate, sync.id),
         )  # fmt: skip
+
+    def update(self, sync_id: int, definition: SyncDefinition) -> None:
+        """Replace the definition (cursors and records stay); Conflict when the new label is
+        taken."""
+        try:
+            count = self._count(
+                "UPDATE synchronisers SET label = ?, definition = ? WHERE id = ?",
+                (definition.label, definition_json(definition), sync_id),
+            )
+        except self._dialect.unique_violation:
+            raise Conflict(f"a synchroniser named '{definition.label}' already exists") from None
+        if not count:
+            raise NotFound(f"synchroniser {sync_id} not found")
+
+    def set_next_run(self, sync_id: int, when: datetime | None) -> None:
+        """When a serving hub runs it next (None: at once)."""
+        self._count("UPDATE synchronisers SET next_run = ? WHERE id = ?", (_epoch(when), sync_id))
+
+    def take_lease(self, sync_id: int, holder: str, now: datetime, seconds: float) -> bool:
+        """Take (or extend) the run lease unless another holder's is still valid: one server
+        process at a time runs a synchroniser."""
+        return 1 == self._count(
+            "UPDATE synchronisers SET lease_holder = ?, lease_until = ? WHERE id = ? "
+            "AND (lease_holder IS NULL OR lease_holder = ? OR lease_until < ?)",
+            (holder, now.timestamp() + seconds, sync_id, holder, now.timestamp()),
+        )
+
+    def release_lease(self, sync_id: int, holder: str) -> None:
+        """Give the lease back (only when ``holder`` still has it)."""
+        self._count(
+            "UPDATE synchronisers SET lease_holder = NULL, lease_until = NULL "
+            "WHERE id = ? AND lease_holder = ?",
+            (sync_id, holder),
+        )
 
     def remove(self, sync_id: int) -> None:
         """Delete a synchroniser and its progress (the products it copied stay)."""

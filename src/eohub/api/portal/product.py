@@ -47,12 +47,34 @@ def may_download(request: Request) -> bool:
 
 def _download_note(request: Request, product: Product, allowed: bool) -> str | None:
     if not is_online(product):
+        retrievals = hub_of(request).retrievals
+        if allowed and retrievals is not None and retrievals.available():
+            return ("This product is offline on this hub: downloading it asks for its retrieval "
+                    "from an upstream hub, and you get a mail when it is online.")  # fmt: skip
         return "This product is offline on this hub: it cannot be downloaded now."
     if allowed:
         return None
     if session_user(request) is None:
         return "Log in to download this product."
     return "Your account may search but not download (it lacks the download role)."
+
+
+def _retrieval(request: Request, product: Product) -> str | None:
+    """The visitor's latest retrieval of the product, in words (None: never asked)."""
+    user, retrievals = session_user(request), hub_of(request).retrievals
+    if user is None or retrievals is None:
+        return None
+    status = retrievals.status(product.id, user.username)
+    if status is None:
+        return None
+    when = f"{status.requested:%Y-%m-%d %H:%M} UTC"
+    if status.state == "pending":
+        return f"Retrieval pending (asked {when}): you get a mail when the product is online."
+    if status.state == "done" and is_online(product):
+        return f"Retrieved (asked {when}): the product is online again."
+    if status.state == "failed":
+        return f"Retrieval failed ({status.error}): download the product again to ask again."
+    return None
 
 
 @router.get("/products/{product_id}")
@@ -88,6 +110,7 @@ def product_page(request: Request, product_id: str) -> Response:
         checksums=[(c.algorithm, c.value) for c in product.checksums],
         online=is_online(product),
         download_url=f"{base}/$value" if allowed and is_online(product) else None,
+        retrieval=_retrieval(request, product),
         download_note=_download_note(request, product, allowed),
         quicklook_url=f"{base}/Products('Quicklook')/$value" if product.quicklook_key else None,
         files=files,

@@ -1,7 +1,7 @@
 """Products and deleted products as CDSE OData JSON entities (reference: cdse.md section 1.2).
 
 Every datetime has six fractional digits and ``Z``; ``EvictionDate`` is CDSE's "never"
-(``9999-12-31T23:59:59.999999Z``) since the hub has no eviction date per product; ``S3Path``
+(``9999-12-31T23:59:59.999999Z``) unless an eviction policy gives the product a date; ``S3Path``
 is null: the hub's archive keys are internal, and no ``eodata`` bucket stands behind them.
 ``Footprint`` and ``GeoFootprint`` are the search footprint (WGS84, split at the
 antimeridian), so both are valid lon/lat geometries.
@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
+import orjson
+
 from eohub.model.deleted import DeletedProduct
+from eohub.model.documents import DocumentKind
 from eohub.model.geometry import Footprint
 from eohub.model.product import Checksum, Product
 from eohub.protocols.csc.attributes import format_datetime, product_attributes
@@ -137,10 +141,30 @@ def _body(product: Product) -> dict[str, Any]:
     }
 
 
-def product_entity(product: Product, root: str, expand: Collection[str] = ()) -> dict[str, Any]:
+def product_document(product: Product) -> bytes:
+    """The entity without expansions as JSON bytes: the catalogue keeps these (document kind
+    ``PRODUCT_DOCUMENT``) so that long pages are read, not rendered."""
+    return orjson.dumps(_body(product))
+
+
+# Bump the version whenever ``_body`` changes what it writes: stored documents of an older
+# version are then rendered afresh when read, until ``eohub fsck --repair`` stores new ones.
+PRODUCT_DOCUMENT = DocumentKind("csc_product", 1, product_document)
+
+
+def product_entity(
+    product: Product,
+    root: str,
+    expand: Collection[str] = (),
+    *,
+    eviction_date: datetime | None = None,
+) -> dict[str, Any]:
     """One product as CDSE shows it, with the asked expansions (Attributes, Assets,
-    Locations) after the properties. ``root`` is the absolute service root URL."""
+    Locations) after the properties. ``root`` is the absolute service root URL;
+    ``eviction_date`` the date the rolling archive would evict it (None: never)."""
     entity = _body(product)
+    if eviction_date is not None:
+        entity["EvictionDate"] = format_datetime(eviction_date)
     if "Attributes" in expand:
         entity["Attributes"] = product_attributes(product)
     if "Assets" in expand:

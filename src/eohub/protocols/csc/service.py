@@ -11,7 +11,10 @@ from __future__ import annotations
 import urllib.parse
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
+
+import orjson
 
 from eohub.errors import InvalidQuery, NotFound
 from eohub.model.deleted import DeletedProduct
@@ -44,6 +47,9 @@ class Catalogue(Protocol):
     def search(self, query: Query) -> Page[Product]:
         """One page of products."""
 
+    def search_documents(self, query: Query, kind: str) -> Page[bytes]:
+        """One page of the products' stored documents of ``kind``."""
+
     def count(self, query: Query) -> int:
         """Number of matches."""
 
@@ -57,6 +63,16 @@ class Catalogue(Protocol):
         """The deletion record of one Id; raises NotFound."""
 
 
+class EvictionDates(Protocol):
+    """Each product's EvictionDate from the hub's eviction policies."""
+
+    def __call__(self, product: Product) -> datetime | None:
+        """The date, or None for never."""
+
+    def active(self) -> bool:
+        """Whether any policy gives dates (else every product's is never)."""
+
+
 def parse_id(key: str, what: str = "Product") -> uuid.UUID:
     """A key as a UUID; anything else is NotFound with CDSE's message."""
     try:
@@ -68,10 +84,18 @@ def parse_id(key: str, what: str = "Product") -> uuid.UUID:
 class CscService:
     """Resolves CDSE OData requests against a catalogue and an archive."""
 
-    def __init__(self, catalogue: Catalogue, archive: Archive, root: str) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        archive: Archive,
+        root: str,
+        *,
+        eviction_dates: EvictionDates | None = None,
+    ) -> None:
         self.catalogue = catalogue
         self.archive = archive
         self.root = root
+        self.eviction_dates = eviction_dates
 
     # -- products -----------------------------------------------------------------------------
     def query(self, options: Options, base: Node = MATCH_ALL) -> Query:
@@ -87,18 +111,32 @@ class CscService:
         )
 
     def products(self, options: Options) -> dict[str, Any]:
-        """``GET Products``: one page, its count when asked, and the next page's link."""
-        page = self.catalogue.search(self.query(options))
+        """``GET Products``: one page, its count when asked, and the next page's link.
+
+        Without ``$select`` and ``$expand`` the entities are the catalogue's stored documents
+        (``orjson.Fragment``: JSON bytes placed as they are), which harvests read page after
+        page; otherwise they are rendered here.
+        """
+        query = self.query(options)
+        page: Page[Any]
+        dated = self.eviction_dates is not None and self.eviction_dates.active()
+        if options.select or options.expand or dated:
+            page = self.catalogue.search(query)
+            values: list[Any] = [self._entity(p, options) for p in page.items]
+        else:
+            page = self.catalogue.search_documents(query, entities.PRODUCT_DOCUMENT.name)
+            values = [orjson.Fragment(doc) for doc in page.items]
         body: dict[str, Any] = {"@odata.context": entities.context("Products", options.expand)}
         if page.total is not None:
             body["@odata.count"] = page.total
-        body["value"] = [self._entity(p, options) for p in page.items]
+        body["value"] = values
         if page.next is not None and page.items:
             body["@odata.nextLink"] = self.next_link("Products", options, page.next.encode())
         return body
 
     def _entity(self, product: Product, options: Options) -> dict[str, Any]:
-        entity = entities.product_entity(product, self.root, options.expand)
+        evicts = self.eviction_dates(product) if self.eviction_dates is not None else None
+        entity = entities.product_entity(product, self.root, options.expand, eviction_date=evicts)
         return entities.select(entity, options.select)
 
     def product(self, key: str, options: Options) -> dict[str, Any]:

@@ -1,0 +1,234 @@
+"""Synchronisers over HTTP: DHuS OData v1 ``Synchronizers`` (also under ``/dhus/`` and
+``/apihub/``), Prometheus ``GET /metrics``, the hub registry ``GET /api/hubs``, and the
+scheduler a serving hub runs them with.
+
+- ``GET Synchronizers``, ``GET Synchronizers(<id>)``: JSON entities (``{"d": ...}``), the
+  password shown as ``***``;
+- ``POST Synchronizers`` (201), ``PATCH``/``PUT``/``MERGE Synchronizers(<id>)`` (204; only the
+  properties given change; ``Request`` ``start``/``stop`` resumes or pauses),
+  ``DELETE Synchronizers(<id>)`` (204): JSON bodies, plain or ``{"d": {...}}``.
+
+Every request needs the SYSTEM_MANAGER or the DATA_MANAGER role; errors are OData error
+documents. The routes must be registered before the catch-all OData routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from eohub.api.auth import authorize, challenge_headers, is_access_error, requires
+from eohub.api.odata import as_odata, error_response
+from eohub.api.upload import PREFIXES
+from eohub.errors import Forbidden, HubError, InvalidQuery
+from eohub.model.user import Role, User
+from eohub.query.query import Query
+from eohub.query.tree import Compare, CompareOp
+from eohub.sync import SyncService
+from eohub.sync.scheduler import SyncScheduler
+from eohub.sync.views import apply_entity, hub_registry, prometheus_text, synchronizer_entity
+from eohub.wiring import Hub, build_sync
+
+log = logging.getLogger("eohub.api.sync")
+_HEADERS = {"DataServiceVersion": "1.0"}
+_MAX_BODY = 64 * 1024
+_MISSIONS = ("SENTINEL-1", "SENTINEL-2", "SENTINEL-3", "SENTINEL-5P")
+_lock = threading.Lock()
+router = APIRouter()
+
+
+def sync_service(app: FastAPI) -> SyncService:
+    """The hub's synchronisers, built once per application."""
+    with _lock:
+        service: SyncService | None = getattr(app.state, "sync_service", None)
+        if service is None:
+            hub: Hub = app.state.hub
+            service = app.state.sync_service = build_sync(hub)
+        return service
+
+
+def start_scheduler(app: FastAPI) -> None:
+    """Run scheduled synchronisers in the background of a serving hub (lifespan start)."""
+    try:
+        service = sync_service(app)
+    except TypeError as exc:  # an account store without SQL keeps no synchronisers
+        log.warning("synchronisers are not scheduled: %s", exc)
+        return
+    scheduler = SyncScheduler(service)
+    app.state.sync_scheduler = scheduler
+    scheduler.start()
+
+
+def stop_scheduler(app: FastAPI) -> None:
+    """Stop them (lifespan end): runs stop before their next page."""
+    scheduler: SyncScheduler | None = getattr(app.state, "sync_scheduler", None)
+    if scheduler is not None:
+        scheduler.stop()
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers={**_HEADERS, **(headers or {})})  # fmt: skip
+
+
+async def _manager(request: Request) -> User:
+    try:
+        return await authorize(request, Role.SYSTEM_MANAGER)
+    except Forbidden:
+        return await authorize(request, Role.DATA_MANAGER)
+
+
+async def _answer(request: Request, work: Callable[[SyncService], Any]) -> Response:
+    """Authorize, run ``work`` in a thread, and turn errors into OData error documents."""
+    try:
+        await _manager(request)
+        service = sync_service(request.app)
+        result: Response = await anyio.to_thread.run_sync(work, service)
+        return result
+    except HubError as exc:
+        extra = challenge_headers(request, exc) if is_access_error(exc) else None
+        return error_response(request, as_odata(exc), extra)
+
+
+def _key(raw: str) -> int:
+    text = raw.strip("()").removesuffix("L")
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidQuery(f"Invalid synchronizer key '{raw[:40]}': an Id is expected")
+    return int(text)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > _MAX_BODY:
+            raise InvalidQuery(f"The request body is larger than {_MAX_BODY} bytes")
+    try:
+        body = orjson.loads(bytes(raw))
+    except orjson.JSONDecodeError:
+        raise InvalidQuery("The request body is not JSON (a Synchronizer entity)") from None
+    if isinstance(body, dict) and isinstance(body.get("d"), dict):
+        body = body["d"]
+    if not isinstance(body, dict):
+        raise InvalidQuery("The request body is not a JSON object (a Synchronizer entity)")
+    return body
+
+
+async def list_synchronizers(request: Request) -> Response:
+    """``GET Synchronizers``."""
+    return await _answer(request, lambda service: _json({"d": {"results": [
+        synchronizer_entity(s) for s in service.list_all()]}}))  # fmt: skip
+
+
+async def show_synchronizer(request: Request, key: str) -> Response:
+    """``GET Synchronizers(<id>)``."""
+    return await _answer(
+        request, lambda service: _json({"d": synchronizer_entity(service.get(_key(key)))})
+    )
+
+
+async def create_synchronizer(request: Request) -> Response:
+    """``POST Synchronizers``: 201 with the entity."""
+    try:
+        await _manager(request)
+        body = await _body(request)
+    except HubError as exc:
+        extra = challenge_headers(request, exc) if is_access_error(exc) else None
+        return error_response(request, as_odata(exc), extra)
+
+    def work(service: SyncService) -> Response:
+        definition, status = apply_entity(None, body)
+        added = service.add(definition)
+        if status is not None and status is not added.status:
+            service.pause(added.id)
+        return _json({"d": synchronizer_entity(service.get(added.id))}, 201)
+
+    return await _answer(request, work)
+
+
+async def update_synchronizer(request: Request, key: str) -> Response:
+    """``PATCH``/``PUT``/``MERGE Synchronizers(<id>)``: the properties given; 204."""
+    try:
+        await _manager(request)
+        body = await _body(request)
+    except HubError as exc:
+        extra = challenge_headers(request, exc) if is_access_error(exc) else None
+        return error_response(request, as_odata(exc), extra)
+
+    def work(service: SyncService) -> Response:
+        sync = service.get(_key(key))
+        definition, status = apply_entity(sync.definition, body)
+        service.update(sync.id, definition)
+        if status is not None:
+            (service.resume if status.value == "running" else service.pause)(sync.id)
+        return Response(status_code=204, headers=_HEADERS)
+
+    return await _answer(request, work)
+
+
+async def delete_synchronizer(request: Request, key: str) -> Response:
+    """``DELETE Synchronizers(<id>)``: 204 (the products it catalogued stay)."""
+
+    def work(service: SyncService) -> Response:
+        service.remove(_key(key))
+        return Response(status_code=204, headers=_HEADERS)
+
+    return await _answer(request, work)
+
+
+for _prefix in PREFIXES:
+    _set = f"{_prefix}/odata/v1/Synchronizers"
+    router.add_api_route(_set, list_synchronizers, methods=["GET"], include_in_schema=False)
+    router.add_api_route(_set, create_synchronizer, methods=["POST"], include_in_schema=False)
+    router.add_api_route(f"{_set}{{key}}", show_synchronizer, methods=["GET"],
+                         include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"{_set}{{key}}", update_synchronizer,
+                         methods=["PATCH", "PUT", "MERGE"], include_in_schema=False)  # fmt: skip
+    router.add_api_route(f"{_set}{{key}}", delete_synchronizer, methods=["DELETE"],
+                         include_in_schema=False)  # fmt: skip
+
+
+def _missions(hub: Hub) -> list[str]:
+    counts = {m: hub.catalogue.count(Query(filter=Compare("collection", CompareOp.EQ, m)))
+              for m in _MISSIONS}  # fmt: skip
+    return [m for m, count in counts.items() if count]
+
+
+def _products(hub: Hub) -> int:
+    return hub.catalogue.count(Query())
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of the catalogue and the synchronisers (no credentials: counts
+    and labels only, no URLs; restrict the path at the proxy if even those are private)."""
+    hub: Hub = request.app.state.hub
+    service = sync_service(request.app)
+
+    def text() -> str:
+        return prometheus_text(service.list_all(), _products(hub))
+
+    body = await anyio.to_thread.run_sync(text)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/api/hubs", dependencies=[Depends(requires(Role.SEARCH))])
+async def hubs(request: Request) -> Response:
+    """This hub and the hubs it mirrors: URL, tier, coverage, status (JSON)."""
+    hub: Hub = request.app.state.hub
+    service = sync_service(request.app)
+    public = hub.settings.server.public_url
+    url = public.rstrip("/") if public else str(request.base_url).rstrip("/")
+
+    def registry() -> dict[str, Any]:
+        return hub_registry(url, service.list_all(), _missions(hub), _products(hub))
+
+    return Response(orjson.dumps(await anyio.to_thread.run_sync(registry)),
+                    media_type="application/json")  # fmt: skip

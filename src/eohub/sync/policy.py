@@ -1,0 +1,137 @@
+"""Eviction policies of the rolling archive: plain values, parsed and checked, no I/O.
+
+A policy (DHuS 2.x "customizable evictions") selects online products matching its filter and
+either older than its keep period (counted from their publication or modification date), or
+over its byte budget, first in, first out or least recently downloaded first; it evicts at
+most ``max_products`` of them per run, softly (bytes removed, metadata and previews kept, the
+product offline) or hard (the product removed and recorded in the deleted products).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from eohub.errors import InvalidQuery
+from eohub.protocols.dhus.lucene import parse_q
+from eohub.protocols.dhus.odata_v1.filter_translate import parse as parse_odata
+from eohub.query.tree import MATCH_ALL, Node
+from eohub.sync.model import FilterLanguage
+
+MAX_PRODUCTS = 100_000
+
+
+class Basis(StrEnum):
+    """The date a keep period counts from."""
+
+    PUBLICATION = "publication"  # when this hub published the product (DHuS creationDate)
+    MODIFICATION = "modification"  # its last change (DHuS's default)
+
+
+class Order(StrEnum):
+    """Which products a byte budget evicts first."""
+
+    FIFO = "fifo"  # the oldest by the policy's basis date
+    LRU = "lru"  # the least recently downloaded (never downloaded: by basis date)
+
+
+@dataclass(frozen=True)
+class EvictionPolicy:
+    """One named eviction policy (see the module docstring)."""
+
+    name: str
+    keep_s: float | None = None  # keep period in seconds; None: the byte budget alone decides
+    basis: Basis = Basis.MODIFICATION
+    filter: str | None = None
+    filter_language: FilterLanguage = FilterLanguage.ODATA
+    max_bytes: int | None = None  # budget of the products the filter selects
+    order: Order = Order.FIFO
+    max_products: int = 1000  # per run (DHuS maxEvictedProducts)
+    soft: bool = True
+    interval_s: float | None = None  # run every so many seconds by the server; None: by hand
+
+    @property
+    def keep(self) -> timedelta | None:
+        """The keep period."""
+        return None if self.keep_s is None else timedelta(seconds=self.keep_s)
+
+    @property
+    def basis_field(self) -> str:
+        """The canonical query field of the basis date."""
+        return f"{self.basis.value}_date"
+
+    def tree(self, now: datetime) -> Node:
+        """The filter as a query tree (MATCH_ALL without one)."""
+        if not self.filter:
+            return MATCH_ALL
+        if self.filter_language is FilterLanguage.OPENSEARCH:
+            return parse_q(self.filter, now)
+        return parse_odata(self.filter)
+
+
+_UNITS = {
+    "s": 1, "sec": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 604800, "week": 604800, "weeks": 604800,
+}  # fmt: skip
+_PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$", re.IGNORECASE)
+
+
+def parse_period(text: str) -> float:
+    """Seconds of a period: ``30d``, ``12 hours``, ``90min``, ``2w``, or ISO 8601 ``P30D``.
+
+    The short forms are read here (no library reads ``30d``); ISO 8601 durations by pydantic.
+    """
+    found = _PERIOD.match(text)
+    if found and found.group(2).lower() in _UNITS:
+        seconds = float(found.group(1)) * _UNITS[found.group(2).lower()]
+    else:
+        try:
+            seconds = TypeAdapter(timedelta).validate_python(text.strip()).total_seconds()
+        except ValidationError:
+            units = ", ".join(sorted({"s", "min", "h", "d", "w"}))
+            raise InvalidQuery(
+                f"'{text}' is not a period: write a number and a unit ({units}), or P30D",
+                field="keep",
+            ) from None
+    if seconds <= 0:
+        raise InvalidQuery(f"the period '{text}' is not positive", field="keep")
+    return seconds
+
+
+def check_policy(policy: EvictionPolicy, now: datetime) -> None:
+    """Refuse a policy that cannot run or would evict everything, naming why (InvalidQuery)."""
+    if not policy.name.strip() or len(policy.name) > 200:
+        raise InvalidQuery("a policy name has 1 to 200 characters", field="name")
+    if policy.keep_s is None and policy.max_bytes is None:
+        raise InvalidQuery("give a keep period, a byte budget, or both", field="keep")
+    if policy.max_bytes is not None and policy.max_bytes < 0:
+        raise InvalidQuery("the byte budget is not negative", field="max_bytes")
+    if not 1 <= policy.max_products <= MAX_PRODUCTS:
+        raise InvalidQuery(f"products per run are 1 to {MAX_PRODUCTS}", field="max_products")
+    if policy.interval_s is not None and policy.interval_s < 1:
+        raise InvalidQuery("the schedule is at least one second", field="schedule")
+    policy.tree(now)  # the filter parses
+
+
+def policy_json(policy: EvictionPolicy) -> str:
+    """The policy as stored."""
+    return json.dumps(asdict(policy), sort_keys=True)
+
+
+def policy_from_json(text: str) -> EvictionPolicy:
+    """A stored policy (unknown keys of a newer version are ignored)."""
+    data: dict[str, Any] = json.loads(text)
+    values = {k: v for k, v in data.items() if k in EvictionPolicy.__dataclass_fields__}
+    values["basis"] = Basis(values.get("basis", Basis.MODIFICATION))
+    values["order"] = Order(values.get("order", Order.FIFO))
+    values["filter_language"] = FilterLanguage(values.get("filter_language", "odata"))
+    return EvictionPolicy(**values)
