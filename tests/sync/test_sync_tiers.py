@@ -4,6 +4,7 @@ scheduler."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -214,5 +215,45 @@ def test_a_metadata_mirror_names_the_source_value_to_redirect_or_proxy_to(
         with pytest.raises(InvalidQuery):
             sync.add(SyncDefinition(label="x", url=base0, mode=SyncMode.COPY,
                                     value=ValueServing.PROXY))  # fmt: skip
+    finally:
+        down.close()
+
+
+def test_a_metadata_mirror_redirects_or_proxies_downloads_to_its_source(
+    tier0: tuple[OdataHub, str], tmp_path: Path
+) -> None:
+    """Over real HTTP: the mirror answers ``$value`` of a product it has no bytes of with a 302
+    to the source (CDSE and DHuS routes), or with the source's bytes, ranges included."""
+    t0, base0 = tier0
+    down, sync = _downstream(tmp_path / "down")
+    try:
+        sync.add(SyncDefinition(
+            label="s1", url=base0 + CSC, username=DOWNLOADER[0], password=DOWNLOADER[1],
+            filter="Collection/Name eq 'SENTINEL-1'", filter_language=FilterLanguage.CDSE,
+            value=ValueServing.REDIRECT,
+        ))  # fmt: skip
+        sync.add(SyncDefinition(label="rest", url=base0, username=DOWNLOADER[0],
+                                password=DOWNLOADER[1], value=ValueServing.PROXY))  # fmt: skip
+        assert sync.run("s1").error is None and sync.run("rest").error is None
+        local = _all(down)
+        s1 = next(p for p in local.values() if p.collection == "SENTINEL-1")
+        s2 = next(p for p in local.values() if p.collection == "SENTINEL-2" and p.size > 100)
+        assert not s1.online and not s2.online
+        upstream = httpx.get(f"{base0}{CSC}/Products({s2.id})/$value", auth=DOWNLOADER).content
+        with live_server(down) as base:
+            redirect = httpx.get(f"{base}{CSC}/Products({s1.id})/$value", auth=DOWNLOADER)
+            assert redirect.status_code == 302
+            assert redirect.headers["location"] == f"{base0}{CSC}/Products({s1.id})/$value"
+            paths = (f"{CSC}/Products({s2.id})/$value", f"/odata/v1/Products('{s2.id}')/$value")
+            for path in paths:
+                whole = httpx.get(base + path, auth=DOWNLOADER)
+                assert whole.status_code == 200 and whole.content == upstream
+                assert hashlib.md5(whole.content).hexdigest() == s2.checksum("MD5")
+            part = httpx.get(base + f"{CSC}/Products({s2.id})/$value", auth=DOWNLOADER,
+                             headers={"Range": "bytes=10-49"})  # fmt: skip
+            assert part.status_code == 206 and part.content == upstream[10:50]
+            assert part.headers["content-range"] == f"bytes 10-49/{len(upstream)}"
+            anonymous = httpx.get(base + f"{CSC}/Products({s2.id})/$value")
+            assert anonymous.status_code == 401  # the mirror's own rules come first
     finally:
         down.close()

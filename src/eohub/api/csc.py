@@ -25,6 +25,7 @@ from eohub.api import download
 from eohub.api.auth import authorize, challenge_headers, is_access_error
 from eohub.api.errors import status_of
 from eohub.api.retrieval import queue_retrieval
+from eohub.api.upstream import upstream_value
 from eohub.auth.quotas import Ticket
 from eohub.errors import HubError, InvalidQuery, NotFound, QuotaExceeded, TooManyRequests
 from eohub.model.user import Role, User
@@ -190,6 +191,8 @@ def _media(request: Request, result: MediaResult, user: User) -> download.Media:
 
 
 async def _stream(request: Request, result: MediaResult, user: User) -> Response:
+    if result.offline and (served := await upstream_value(request, result.product_id)):
+        return served  # a metadata-only mirror: redirected to, or proxied from, upstream
     if result.offline and await queue_retrieval(_hub(request), user, result.product_id):
         message = "The product is offline: its retrieval is queued; download it again later."
         return JSONResponse(message_detail(message), status_code=202)

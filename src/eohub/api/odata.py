@@ -22,6 +22,7 @@ from eohub.api import download
 from eohub.api.auth import authorize, challenge_headers, is_access_error
 from eohub.api.errors import status_of
 from eohub.api.retrieval import queue_retrieval
+from eohub.api.upstream import upstream_value
 from eohub.auth.quotas import Ticket
 from eohub.errors import HubError
 from eohub.model.user import Role, User
@@ -216,6 +217,8 @@ async def _handle(request: Request) -> Response:
         if isinstance(result, MediaResult):
             if not result.preview:
                 user = await authorize(request, Role.DOWNLOAD)
+            if result.offline and (served := await upstream_value(request, result.product_id)):
+                return served  # a metadata-only mirror: redirected to or proxied from upstream
             if result.offline:
                 # The DHuS answer for an offline product: 202 Accepted, retrieval queued
                 # (from an upstream hub when this hub has a source; else nothing comes).

@@ -15,7 +15,6 @@ documents. The routes must be registered before the catch-all OData routes.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from fastapi.responses import Response
 
 from eohub.api.auth import authorize, challenge_headers, is_access_error, requires
 from eohub.api.odata import as_odata, error_response
+from eohub.api.sync_state import sync_service
 from eohub.api.upload import PREFIXES
 from eohub.errors import Forbidden, HubError, InvalidQuery
 from eohub.model.user import Role, User
@@ -34,24 +34,13 @@ from eohub.query.tree import Compare, CompareOp
 from eohub.sync import SyncService
 from eohub.sync.scheduler import SyncScheduler
 from eohub.sync.views import apply_entity, hub_registry, prometheus_text, synchronizer_entity
-from eohub.wiring import Hub, build_sync
+from eohub.wiring import Hub
 
 log = logging.getLogger("eohub.api.sync")
 _HEADERS = {"DataServiceVersion": "1.0"}
 _MAX_BODY = 64 * 1024
 _MISSIONS = ("SENTINEL-1", "SENTINEL-2", "SENTINEL-3", "SENTINEL-5P")
-_lock = threading.Lock()
 router = APIRouter()
-
-
-def sync_service(app: FastAPI) -> SyncService:
-    """The hub's synchronisers, built once per application."""
-    with _lock:
-        service: SyncService | None = getattr(app.state, "sync_service", None)
-        if service is None:
-            hub: Hub = app.state.hub
-            service = app.state.sync_service = build_sync(hub)
-        return service
 
 
 def start_scheduler(app: FastAPI) -> None:

@@ -153,6 +153,16 @@ class SyncService:
         has no bytes of: (redirect or proxy, the same product's ``$value`` URL on the best
         ranked source) of the first synchroniser serving values whose filter the product
         matches; None when none does (the usual offline answer then applies)."""
+        found = self.value_client(product)
+        if found is None:
+            return None
+        mode, url, client = found
+        client.close()
+        return mode, url
+
+    def value_client(self, product: Product) -> tuple[ValueServing, str, httpx.Client] | None:
+        """:meth:`value_source` with an open HTTP client that holds the source's credentials,
+        for proxying (the caller closes it)."""
         if product.online and product.archive_key:
             return None
         for sync in self.list_all():
@@ -160,10 +170,7 @@ class SyncService:
             if d.value is ValueServing.NONE or not matches(local_filter(d), product):
                 continue
             remote = self.remote_factory(sync.evolve(source=sync.ranked_sources()[0]))
-            try:
-                return d.value, remote.value_url(product.id)
-            finally:
-                remote.close()
+            return d.value, remote.value_url(product.id), remote.client
         return None
 
     def job(self, sync: Synchroniser, url: str | None = None) -> SyncJob:
