@@ -141,7 +141,9 @@ def value_type(value: AttributeValue) -> str:
 
 def format_datetime(value: datetime) -> str:
     """``2024-06-04T12:03:49.113620Z``: UTC, six fractional digits, as CDSE since 2024-09."""
-    return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat on the naive UTC value: four times faster than strftime, the same text (every
+    # entity carries six of these, and the catalogue renders one per product it stores).
+    return utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _attribute(name: str, value: AttributeValue) -> dict[str, Any]:
