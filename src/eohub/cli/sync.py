@@ -76,7 +76,7 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
 
 @click.group()
 def sync() -> None:
-    """Mirror products from remote hubs (DHuS OData v1: another eohub or a DHuS)."""
+    """Mirror products from remote hubs (CDSE-style OData or DHuS OData v1: eohub, DHuS, CDSE)."""
 
 
 @sync.command("add")
