@@ -171,3 +171,40 @@ def test_refresh_never_overwrites_a_document_written_by_a_later_upsert(
     body = _stored(sqlite_path)[str(product.id)][1]
     assert orjson.loads(body)["ContentLength"] == 7
     assert stored_documents.table(KIND) == "documents_csc_product"
+
+
+def test_postgis_stores_documents_and_refreshes_outdated_ones(postgres_dsn: str) -> None:
+    from eohub.catalogue.postgis import PostgisCatalogue
+
+    products = list(generate_products(40, seed=8))
+    plain = PostgisCatalogue(postgres_dsn)  # products written before the kind existed
+    plain.migrate()
+    plain.upsert(products[:10])
+    plain.close()
+    backend = PostgisCatalogue(postgres_dsn, documents=(KIND,))
+    backend.migrate()
+    newer = None
+    try:
+        catalogue = Catalogue(backend)
+        RENDERS["count"] = 0
+        backend.upsert(products[10:])
+        assert RENDERS["count"] == 30  # rendered once, when written
+        query = Query(limit=100, sort=(SortKey("name"),))
+        expected = [PRODUCT_DOCUMENT.render(p) for p in catalogue.search(query).items]
+        RENDERS["count"] = 0
+        assert catalogue.search_documents(query, "csc_product").items == expected
+        assert RENDERS["count"] == 10  # the ten older products, rendered when read
+        assert backend.refresh_documents(batch=4) == 10
+        RENDERS["count"] = 0
+        assert catalogue.search_documents(query, "csc_product").items == expected
+        assert RENDERS["count"] == 0
+        backend.delete(products[0].id)  # its document goes with it
+        assert len(catalogue.search_documents(query, "csc_product").items) == 39
+        version2 = DocumentKind("csc_product", 2, _counted)
+        newer = PostgisCatalogue(postgres_dsn, documents=(version2,))
+        RENDERS["count"] = 0
+        assert newer.refresh_documents() == 39  # a new rendering replaces every stored one
+    finally:
+        backend.close()
+        if newer is not None:
+            newer.close()

@@ -15,17 +15,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from psycopg import sql
 
 from eohub.catalogue.postgis import changes as change_feed
-from eohub.catalogue.postgis import codec
+from eohub.catalogue.postgis import codec, documents
 from eohub.catalogue.postgis import deleted as deleted_table
 from eohub.catalogue.postgis.compiler import MAX_EXPANSION, storable_text, text_prefixes
 from eohub.catalogue.postgis.connection import Conn, Database
 from eohub.catalogue.postgis.schema import apply_migrations
-from eohub.catalogue.postgis.statements import Statement, count_statement, page_statement
+from eohub.catalogue.postgis.statements import (
+    Statement,
+    count_statement,
+    page_ids_statement,
+    page_statement,
+)
 from eohub.catalogue.postgis.writer import write_all
 from eohub.model.change import Change, ChangeEvent
 from eohub.model.deleted import DeletedProduct
@@ -61,6 +67,11 @@ def _rows(conn: Conn, statement: Statement | None) -> list[Product]:
     return [codec.decode_row(r) for r in rows]
 
 
+def _fill(conn: Conn, kind: DocumentKind, products: Sequence[Product]) -> int:
+    with conn.transaction():
+        return documents.fill(conn, kind, products)
+
+
 def _count(conn: Conn, statement: Statement) -> int:
     row = conn.execute(*statement).fetchone()
     return int(str(row[0])) if row else 0
@@ -83,7 +94,7 @@ class PostgisCatalogue:
         documents: Sequence[DocumentKind] = (),
     ) -> None:
         self._db = Database(dsn, pool_size=pool_size, connect_timeout_s=connect_timeout_s)
-        self._kinds = {kind.name: kind for kind in documents}
+        self._kinds = tuple(documents)
 
     # -- schema --------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -92,6 +103,8 @@ class PostgisCatalogue:
         After loading many products, also call :meth:`optimize`.
         """
         self._db.run(apply_migrations)
+        if self._kinds:
+            self._db.run(lambda conn: documents.create(conn, self._kinds))
 
     def optimize(self) -> None:
         """``VACUUM (ANALYZE)`` the catalogue tables: run it after a bulk load."""
@@ -111,7 +124,7 @@ class PostgisCatalogue:
         encoded in a helper thread while the database writes the current one (see ``writer``).
         """
         replayable = isinstance(products, Sequence)
-        return self._db.run(lambda conn: write_all(conn, products), retry=replayable)
+        return self._db.run(lambda conn: write_all(conn, products, self._kinds), retry=replayable)
 
     def delete(
         self,
@@ -217,17 +230,55 @@ class PostgisCatalogue:
         return Page(items=items, total=total, next=next_cursor, sort=query.sort)
 
     def search_documents(self, query: Query, kind: str) -> Page[bytes]:
-        """One page as documents of ``kind``, rendered here: this backend stores none yet."""
-        found = self._kinds.get(kind)
+        """One page of a normalised query as stored documents of ``kind``, in the page's order
+        with the same total and cursor as :meth:`search`; a product without a current document
+        is rendered from its row."""
+        found = next((k for k in self._kinds if k.name == kind), None)
         if found is None:
             raise ValueError(f"no document kind {kind!r} in this catalogue")
-        page = self.search(query)
-        return Page([found.render(p) for p in page.items], page.total, page.next, page.sort)
+        wanted = text_prefixes(query.filter)
+        counting = query.count is CountMode.EXACT
+
+        def work(conn: Conn) -> tuple[list[uuid.UUID], dict[uuid.UUID, bytes], int | None]:
+            with conn.transaction():  # one snapshot for the page, its documents and the count
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                prefixes = _expand(conn, wanted) if wanted else None
+                ids: list[uuid.UUID] = []
+                if query.limit > 0:
+                    rows = conn.execute(*page_ids_statement(query, prefixes)).fetchall()
+                    ids = [row[0] for row in rows]  # type: ignore[misc]
+                docs = documents.current(conn, found, ids[: query.limit])
+                total = _count(conn, count_statement(query, prefixes)) if counting else None
+                return ids, docs, total
+
+        ids, docs, total = self._db.run(work, query=True)
+        page = ids[: query.limit]
+        more = len(ids) > query.limit and bool(page)
+        need = [pid for pid in page if pid not in docs]
+        if more:
+            need.append(page[-1])  # the cursor's values come from the product
+        products = {p.id: p for p in self.get_many(need)}
+        items = [docs[pid] if pid in docs else found.render(products[pid]) for pid in page]
+        next_cursor = None
+        if more:
+            next_cursor = Cursor(query.sort, sort_values(products[page[-1]], query.sort))
+        return Page(items=items, total=total, next=next_cursor, sort=query.sort)
 
     def refresh_documents(self, batch: int = 1000) -> int:
-        """Nothing to refresh: documents are rendered when read."""
-        del batch
-        return 0
+        """Render and store the missing or outdated documents of every kind; returns how many
+        were written."""
+        written = 0
+        for kind in self._kinds:
+            after: uuid.UUID | None = None
+            while True:
+                pids = self._db.run(partial(documents.missing, kind=kind, after=after, limit=batch))
+                if not pids:
+                    break
+                after = pids[-1]
+                written += self._db.run(partial(_fill, kind=kind, products=self.get_many(pids)))
+                if len(pids) < batch:
+                    break
+        return written
 
     def count(self, query: Query) -> int:
         """Exact number of products matching a normalised query's filter."""

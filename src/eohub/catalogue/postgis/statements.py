@@ -151,6 +151,16 @@ def page_statement(query: Query, prefixes: Prefixes | None = None) -> Statement:
     return statement, (*where.params, query.limit + 1, query.offset)
 
 
+def page_ids_statement(query: Query, prefixes: Prefixes | None = None) -> Statement:
+    """SELECT of one page's Ids only (``limit + 1``, in the page's order): for pages whose rows
+    are read from stored documents."""
+    where = _where(query, prefixes, keyset_too=True)
+    statement = sql.SQL(
+        "SELECT p.id FROM products p WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s"
+    ).format(where=where.sql, order=order_by(query.sort, "p"))
+    return statement, (*where.params, query.limit + 1, query.offset)
+
+
 def count_statement(query: Query, prefixes: Prefixes | None = None) -> Statement:
     """SELECT count(*) of the query's filter (cursor and window do not apply)."""
     where = _where(query, prefixes, keyset_too=False)

@@ -5,7 +5,8 @@ Per chunk of products (sorted by Id, so concurrent batches lock rows in one orde
 - Ids already stored go through a temporary table and ``INSERT ... ON CONFLICT DO UPDATE``,
   and their old attribute rows are deleted;
 - every attribute row is copied into ``product_attributes``;
-- new text tokens join ``text_vocabulary`` (the lookup table of Text prefix searches).
+- new text tokens join ``text_vocabulary`` (the lookup table of Text prefix searches);
+- the products' documents of each registered kind replace their older ones.
 The caller runs all chunks in one transaction, and at its end appends one change-feed event per
 product (created or modified), under the feed's lock (see ``changes``). A concurrent writer that
 inserts one of the "new" Ids first makes the copy fail on the primary key; the transaction is
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +25,10 @@ from typing import Any
 
 from psycopg import sql
 
-from eohub.catalogue.postgis import changes, codec
+from eohub.catalogue.postgis import changes, codec, documents
 from eohub.catalogue.postgis.connection import Conn
 from eohub.model.change import ChangeEvent
+from eohub.model.documents import DocumentKind
 from eohub.model.product import Product
 
 CHUNK = 2000  # products per COPY round
@@ -50,24 +52,29 @@ class Encoded:
     rows: list[tuple[Any, ...]]
     attributes: list[tuple[Any, ...]]
     vocabulary: list[str]
+    documents: list[list[tuple[uuid.UUID, bytes]]]  # per document kind, (id, body)
 
 
-def encode(chunk: list[Product]) -> Encoded:
-    """Rows of a chunk; the later of two products with one Id wins."""
+def encode(chunk: list[Product], kinds: Sequence[DocumentKind] = ()) -> Encoded:
+    """Rows of a chunk, and its documents of ``kinds``; the later of two products with one Id
+    wins."""
     latest = {p.id: p for p in chunk}
     ordered = [latest[i] for i in sorted(latest)]
     rows, vocabulary = codec.product_rows(ordered)
     attributes = [row for p in ordered for row in codec.attribute_rows(p)]
-    return Encoded([p.id for p in ordered], rows, attributes, vocabulary)
+    documents = [[(p.id, kind.render(p)) for p in ordered] for kind in kinds]
+    return Encoded([p.id for p in ordered], rows, attributes, vocabulary, documents)
 
 
-def encoded_chunks(products: Iterable[Product]) -> Iterator[Encoded]:
+def encoded_chunks(
+    products: Iterable[Product], kinds: Sequence[DocumentKind] = ()
+) -> Iterator[Encoded]:
     """Encoded chunks of ``products``; the next one is prepared while the caller writes."""
     iterator = iter(products)
 
     def next_encoded() -> Encoded | None:
         chunk = list(itertools.islice(iterator, CHUNK))
-        return encode(chunk) if chunk else None
+        return encode(chunk, kinds) if chunk else None
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eohub-upsert") as worker:
         pending = worker.submit(next_encoded)
@@ -85,8 +92,9 @@ def _copy(conn: Conn, statement: sql.Composed, rows: Iterable[tuple[Any, ...]]) 
 class ChunkWriter:
     """Writes encoded chunks inside the caller's transaction."""
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, kinds: Sequence[DocumentKind] = ()) -> None:
         self._conn = conn
+        self._kinds = tuple(kinds)
         self._staging = False
         self.written = 0
         self.events: list[tuple[ChangeEvent, uuid.UUID, str]] = []
@@ -114,6 +122,8 @@ class ChunkWriter:
                 "ON CONFLICT DO NOTHING",
                 (chunk.vocabulary,),
             )
+        for kind, rendered in zip(self._kinds, chunk.documents, strict=True):
+            documents.write(conn, kind, rendered)
         self.written += len(chunk.rows)
         self.events += [
             (ChangeEvent.MODIFIED if row[0] in stored else ChangeEvent.CREATED, row[0], row[_NAME])
@@ -140,11 +150,12 @@ class ChunkWriter:
         )
 
 
-def write_all(conn: Conn, products: Iterable[Product]) -> int:
-    """Upsert every product in one transaction; returns how many distinct Ids were written."""
+def write_all(conn: Conn, products: Iterable[Product], kinds: Sequence[DocumentKind] = ()) -> int:
+    """Upsert every product, with its documents of ``kinds``, in one transaction; returns how
+    many distinct Ids were written."""
     with conn.transaction():
-        writer = ChunkWriter(conn)
-        for chunk in encoded_chunks(products):
+        writer = ChunkWriter(conn, kinds)
+        for chunk in encoded_chunks(products, kinds):
             writer.write(chunk)
         changes.record(conn, writer.events, datetime.now(UTC))
     return writer.written
