@@ -33,7 +33,13 @@ from eohub.query.query import Query
 from eohub.query.tree import Compare, CompareOp
 from eohub.sync import SyncService
 from eohub.sync.scheduler import SyncScheduler
-from eohub.sync.views import apply_entity, hub_registry, prometheus_text, synchronizer_entity
+from eohub.sync.views import (
+    apply_entity,
+    hub_registry,
+    prometheus_text,
+    rolling_window,
+    synchronizer_entity,
+)
 from eohub.wiring import Hub
 
 log = logging.getLogger("eohub.api.sync")
@@ -211,13 +217,15 @@ async def metrics(request: Request) -> Response:
 @router.get("/api/hubs", dependencies=[Depends(requires(Role.SEARCH))])
 async def hubs(request: Request) -> Response:
     """This hub and the hubs it mirrors: URL, tier, coverage, status (JSON)."""
+    found = await anyio.to_thread.run_sync(registry, request)
+    return Response(orjson.dumps(found), media_type="application/json")
+
+
+def registry(request: Request) -> dict[str, Any]:
+    """The hub registry ``/api/hubs`` answers (and the portal's hubs page shows); blocking."""
     hub: Hub = request.app.state.hub
     service = sync_service(request.app)
     public = hub.settings.server.public_url
     url = public.rstrip("/") if public else str(request.base_url).rstrip("/")
-
-    def registry() -> dict[str, Any]:
-        return hub_registry(url, service.list_all(), _missions(hub), _products(hub))
-
-    return Response(orjson.dumps(await anyio.to_thread.run_sync(registry)),
-                    media_type="application/json")  # fmt: skip
+    window = rolling_window(hub.evictor.policies()) if hub.evictor is not None else None
+    return hub_registry(url, service.list_all(), _missions(hub), _products(hub), window=window)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from eohub.errors import InvalidQuery
 from eohub.sync.model import (
@@ -20,6 +22,9 @@ from eohub.sync.model import (
     SyncStatus,
     ValueServing,
 )
+from eohub.sync.policy import EvictionPolicy
+
+_DURATION = TypeAdapter(timedelta)
 
 
 def _date(value: datetime | None) -> str | None:
@@ -222,11 +227,28 @@ def _coverage(sync: Synchroniser) -> dict[str, Any]:
             "area": d.geofilter, "collection": d.collection}  # fmt: skip
 
 
+def rolling_window(policies: Sequence[EvictionPolicy]) -> str | None:
+    """The hub's rolling window as an ISO 8601 duration (``P30D``): the shortest keep period
+    of its eviction policies, so a product stays at least that long unless a byte budget
+    evicts it sooner; None without a keep period (the archive is kept)."""
+    keeps = [p.keep for p in policies if p.keep is not None]
+    if not keeps:
+        return None
+    text: str = _DURATION.dump_python(min(keeps), mode="json")
+    return text
+
+
 def hub_registry(
-    url: str, syncs: Sequence[Synchroniser], missions: Sequence[str], products: int
+    url: str,
+    syncs: Sequence[Synchroniser],
+    missions: Sequence[str],
+    products: int,
+    *,
+    window: str | None = None,
 ) -> dict[str, Any]:
     """``GET /api/hubs``: this hub (tier 0 when it mirrors nothing, else one below its
-    sources' best known tier) and every source its synchronisers read, with status."""
+    sources' best known tier, its rolling ``window``) and every source its synchronisers
+    read, with status (a source's window is not known here)."""
     sources: list[dict[str, Any]] = []
     for s in syncs:
         for source in s.definition.urls:
@@ -250,5 +272,5 @@ def hub_registry(
     tiers = [t for t in (src["tier"] for src in sources) if isinstance(t, int)]
     tier = 0 if not syncs else 1 + (min(tiers) if tiers else 0)
     this = {"url": url, "tier": tier, "coverage": {"missions": list(missions), "area": None},
-            "rolling_window": None, "status": "ok", "products": products}  # fmt: skip
+            "rolling_window": window, "status": "ok", "products": products}  # fmt: skip
     return {"hub": this, "sources": sources}

@@ -15,7 +15,9 @@ from eohub.api.portal import (
     admin,
     apikeys,
     cart,
+    hubs,
     login,
+    mirroring,
     password,
     product,
     search,
@@ -36,6 +38,8 @@ ROUTERS = [
     admin.router,
     cart.router,
     searches.router,
+    hubs.router,
+    mirroring.router,
 ]
 
 

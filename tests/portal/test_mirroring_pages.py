@@ -1,0 +1,231 @@
+"""The hubs page and the mirroring administration page through the real application (real
+SQLite hub, synchronisers and eviction policies in its database), as a manager and not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from accounts_support import GOOD_PASSWORD, Browser, portal_hub
+
+from eohub.demo.factory import demo_products
+from eohub.model import Role
+from eohub.query import Query
+from eohub.sync import SyncService
+from eohub.sync.model import SyncDefinition, SyncStatus
+from eohub.sync.policy import EvictionPolicy
+from eohub.wiring import Hub, build_sync
+
+UPSTREAM = "http://127.0.0.1:9/odata/v1"  # never contacted: nothing runs the synchronisers here
+XSS = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+PAGE = "/admin/mirroring"
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    with portal_hub(tmp_path) as built:
+        built.accounts.create("keeper", GOOD_PASSWORD, [Role.DATA_MANAGER, Role.SEARCH])
+        built.accounts.create("root", GOOD_PASSWORD, [Role.SYSTEM_MANAGER])
+        built.accounts.create("bob", GOOD_PASSWORD)
+        yield built
+
+
+@pytest.fixture
+def syncs(hub: Hub) -> SyncService:
+    service = build_sync(hub)
+    extra = ("http://127.0.0.1:10/odata/v1",)
+    service.add(SyncDefinition(label=f"s2 {XSS}", url=UPSTREAM, filter="startswith(Name,'S2')",
+                               sources=extra, schedule="10m"))  # fmt: skip
+    return service
+
+
+def _browser(hub: Hub, username: str | None) -> Browser:
+    browser = Browser(hub)
+    if username is not None:
+        assert browser.log_in(username, GOOD_PASSWORD).status_code == 303
+    return browser
+
+
+@pytest.fixture
+def keeper(hub: Hub) -> Iterator[Browser]:
+    browser = _browser(hub, "keeper")
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def bob(hub: Hub) -> Iterator[Browser]:
+    browser = _browser(hub, "bob")
+    yield browser
+    browser.close()
+
+
+def _status(syncs: SyncService) -> SyncStatus:
+    (only,) = syncs.list_all()
+    return only.status
+
+
+def test_the_mirroring_page_lists_synchronisers_and_policies(
+    hub: Hub, syncs: SyncService, keeper: Browser
+) -> None:
+    assert hub.evictor is not None
+    hub.evictor.add(EvictionPolicy("month", keep_s=30 * 86400))
+    page = keeper.get(PAGE)
+    assert page.status_code == 200, page.text
+    assert ESCAPED in page.text and XSS not in page.text
+    row = page.text.split('<tr id="sync-1"', 1)[1].split("</tr>", 1)[0]
+    assert 'sync-status">running' in row and UPSTREAM in row and "127.0.0.1:10" in row
+    assert "success 50 %" in row and "every 10m" in row and ">Pause</button>" in row
+    assert 'href="/admin/mirroring/evictions/month"' in page.text and "30 d" in page.text
+    assert 'href="/admin/mirroring"' in page.text  # the navigation links the page
+
+
+def test_anonymous_visitors_are_sent_to_log_in_and_users_get_403(
+    hub: Hub, syncs: SyncService, bob: Browser
+) -> None:
+    visitor = _browser(hub, None)
+    try:
+        page = visitor.get(PAGE)
+        assert page.status_code == 303 and page.headers["location"] == f"/login?next={PAGE}"
+    finally:
+        visitor.close()
+    for path in (PAGE, f"{PAGE}/evictions/any"):
+        page = bob.get(path)
+        assert page.status_code == 403 and "DATA_MANAGER" in page.text, path
+    token = bob.csrf("/account")
+    assert bob.post(f"{PAGE}/1/pause", {"csrf_token": token}).status_code == 403
+    added = bob.post(f"{PAGE}/add", {"csrf_token": token, "label": "x", "sources": UPSTREAM})
+    assert added.status_code == 403
+    assert _status(syncs) is SyncStatus.RUNNING and len(syncs.list_all()) == 1
+
+
+def test_a_system_manager_may_use_the_page_too(hub: Hub, syncs: SyncService) -> None:
+    root = _browser(hub, "root")
+    try:
+        assert root.get(PAGE).status_code == 200
+    finally:
+        root.close()
+
+
+def test_forms_without_the_csrf_token_change_nothing(syncs: SyncService, keeper: Browser) -> None:
+    for token in ({}, {"csrf_token": "forged"}):
+        page = keeper.post(f"{PAGE}/1/pause", token)
+        assert page.status_code == 403 and "Request refused" in page.text
+        added = keeper.post(f"{PAGE}/add", {**token, "label": "other", "sources": UPSTREAM})
+        assert added.status_code == 403
+    assert _status(syncs) is SyncStatus.RUNNING and len(syncs.list_all()) == 1
+
+
+def test_pause_resume_and_run_now(syncs: SyncService, keeper: Browser) -> None:
+    paused = keeper.submit(f"{PAGE}/1/pause", {}, form_page=PAGE)
+    assert paused.status_code == 303 and paused.headers["location"] == f"{PAGE}?done=paused"
+    assert _status(syncs) is SyncStatus.PAUSED
+    page = keeper.get(paused.headers["location"])
+    assert "Synchroniser paused" in page.text and 'sync-status">paused' in page.text
+    assert ">Resume</button>" in page.text and "Run now" not in page.text
+
+    resumed = keeper.submit(f"{PAGE}/1/resume", {}, form_page=PAGE)
+    assert resumed.status_code == 303 and _status(syncs) is SyncStatus.RUNNING
+    ran = keeper.submit(f"{PAGE}/1/run", {}, form_page=PAGE)
+    assert ran.status_code == 303 and syncs.get(1).next_run is not None
+    for key in ("99", "abc", "1" * 30):
+        missing = keeper.submit(f"{PAGE}/{key}/pause", {}, form_page=PAGE)
+        assert missing.status_code == 404 and "No such synchroniser" in missing.text
+
+
+def test_adding_a_synchroniser(syncs: SyncService, keeper: Browser) -> None:
+    form = {"label": "s1 grd", "sources": f"{UPSTREAM}\nhttp://127.0.0.1:11/catalogue/odata/v1",
+            "username": "mirror", "password": " secret ", "filter": "platformname:Sentinel-1",
+            "filter_language": "opensearch", "area": "intersects POINT(5 45)", "mode": "copy",
+            "schedule": "5m"}  # fmt: skip
+    added = keeper.submit(f"{PAGE}/add", form, form_page=PAGE)
+    assert added.status_code == 303 and added.headers["location"] == f"{PAGE}?done=added"
+    d = syncs.get("s1 grd").definition
+    assert (d.url, d.sources, d.username, d.password) == (
+        UPSTREAM,
+        ("http://127.0.0.1:11/catalogue/odata/v1",),
+        "mirror",
+        " secret ",
+    )
+    assert (d.filter_language.value, d.mode.value, d.schedule, d.geofilter) == (
+        "opensearch", "copy", "5m", "intersects POINT(5 45)")  # fmt: skip
+    again = keeper.submit(f"{PAGE}/add", form, form_page=PAGE)
+    assert again.status_code == 400 and "already exists" in again.text
+    assert "secret" not in again.text  # credentials are never sent back
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("filter", "startswith(Name,", "The filter does not parse"),
+        ("area", "near POINT(1 2)", "The area does not parse"),
+        ("sources", "ftp://example.org/odata/v1", "is not an http(s) URL"),
+        ("sources", "", "at least one source URL"),
+        ("label", "", "1 to 200 characters"),
+        ("schedule", "sometimes", "schedule"),
+        ("mode", "all", "metadata only or copy"),
+        ("filter_language", "sql", "filter languages"),
+        ("token", "abc", "not both"),
+    ],
+)
+def test_a_bad_form_shows_its_error_and_stores_nothing(
+    syncs: SyncService, keeper: Browser, field: str, value: str, message: str
+) -> None:
+    form = {"label": "bad one", "sources": UPSTREAM, "username": "u", "password": "p",
+            field: value}  # fmt: skip
+    page = keeper.submit(f"{PAGE}/add", form, form_page=PAGE)
+    assert page.status_code == 400, page.text
+    assert f'id="{field}-error"' in page.text and message in page.text
+    assert 'aria-invalid="true"' in page.text and 'id="form-errors"' in page.text
+    assert [s.definition.label for s in syncs.list_all()] == [f"s2 {XSS}"]
+
+
+def test_eviction_preview_changes_nothing(hub: Hub, keeper: Browser, tmp_path: Path) -> None:
+    assert hub.evictor is not None
+    summary = hub.ingestor().ingest_all(demo_products(3, tmp_path / "incoming", seed=5))
+    assert not summary.rejected
+    hub.evictor.add(EvictionPolicy("a/b week", keep_s=7 * 86400))
+    hub.evictor.add(EvictionPolicy("tiny", max_bytes=1))
+    page = keeper.get(f"{PAGE}/evictions/a%2Fb%20week")
+    assert page.status_code == 200 and "Nothing to evict now" in page.text
+    assert "evict 0 products" in page.text
+    page = keeper.get(f"{PAGE}/evictions/tiny")
+    assert page.status_code == 200 and "evict 3 products" in page.text
+    assert "over the byte budget" in page.text and page.text.count('href="/products/') == 3
+    online = hub.catalogue.search(Query(limit=10)).items
+    assert len(online) == 3 and all(p.online and p.archive_key for p in online)
+    assert keeper.get(f"{PAGE}/evictions/nope").status_code == 404
+
+
+def test_the_hubs_page_shows_this_hub_and_its_sources(
+    hub: Hub, syncs: SyncService, bob: Browser
+) -> None:
+    assert hub.evictor is not None
+    hub.evictor.add(EvictionPolicy("month", keep_s=30 * 86400))
+    hub.evictor.add(EvictionPolicy("budget", max_bytes=10**12))
+    page = bob.get("/hubs")
+    assert page.status_code == 200
+    rows = page.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split('<tr class="hub-row')
+    assert len(rows) == 4  # before the first row, this hub, two sources
+    assert "this hub" in rows[1] and "30 d" in rows[1] and "<td>1</td>" in rows[1]
+    assert UPSTREAM in rows[2] and "not read yet" in rows[2] and ESCAPED in rows[2]
+    assert "startswith(Name,&#39;S2&#39;)" in rows[2] and XSS not in page.text
+    assert 'href="/hubs"' in page.text
+    registry = bob.get("/api/hubs").json()
+    assert registry["hub"]["rolling_window"] == "P30D"
+
+
+def test_the_hubs_page_needs_the_search_right(tmp_path: Path) -> None:
+    with portal_hub(tmp_path, auth={"anonymous_search": False}) as hub:
+        hub.accounts.create("viewer", GOOD_PASSWORD, [Role.DOWNLOAD])
+        visitor = _browser(hub, None)
+        viewer = _browser(hub, "viewer")
+        try:
+            page = visitor.get("/hubs")
+            assert page.status_code == 303 and page.headers["location"] == "/login?next=/hubs"
+            assert viewer.get("/hubs").status_code == 403
+        finally:
+            visitor.close()
+            viewer.close()
