@@ -1,14 +1,20 @@
 """A real HTTP proxy on 127.0.0.1 in front of a hub that injects faults on chosen requests:
-an error status, a truncated body (the connection closes before the announced length), or
-corrupted bytes. It logs every request (path and Range header) for the tests to check."""
+an error status, a truncated body (the connection closes before the announced length),
+corrupted bytes, a stall (no answer, or half a body and then nothing, for ``stall`` seconds),
+or the whole source vanishing mid-transfer (half a body, then the proxy stops listening). It
+can also skew the ``Date`` header, as a hub with a wrong clock sends. It logs every request
+(path and Range header) for the tests to check."""
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,8 +25,11 @@ from api.odata_support import free_port
 
 @dataclass
 class Fault:
-    """``kind`` (``500``, ``429``, ``truncate``, ``corrupt``) on the next ``times`` requests
-    whose path contains ``match``."""
+    """``kind`` on the next ``times`` requests whose path contains ``match``: ``500``,
+    ``429``, ``429-date`` (its Retry-After an HTTP date one second after the proxy's skewed
+    clock), ``truncate``, ``corrupt``, ``stall`` (no answer for ``FaultProxy.stall`` seconds),
+    ``stall-body`` (half the body, then nothing), ``vanish`` (half the body, then the proxy
+    stops listening: connections are refused until it is served again)."""
 
     match: str
     kind: str
@@ -35,6 +44,20 @@ class FaultProxy:
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, str | None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stall: float = 2.0  # seconds a stalled request waits before its connection closes
+    date_skew: timedelta = timedelta(0)  # added to the upstream's Date header
+    on_vanish: Callable[[], None] | None = None  # stops the server (set by fault_proxy)
+
+    def skewed_now(self) -> datetime:
+        """The proxy's (skewed) clock."""
+        return datetime.now(UTC) + self.date_skew
+
+    def _date(self, value: str) -> str:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return value
+        return email.utils.format_datetime(when + self.date_skew, usegmt=True)
 
     def take(self, path: str) -> str | None:
         """The fault for this request, if any (counted down)."""
@@ -62,37 +85,55 @@ class FaultProxy:
         with self.lock:
             self.log.append((path, given.get("range")))
         fault = self.take(path)
-        if fault in ("500", "429"):
-            headers = [(b"retry-after", b"0"), (b"content-type", b"text/plain")]
-            await send({"type": "http.response.start", "status": int(fault), "headers": headers})
+        if fault in ("500", "429", "429-date"):
+            after = "0"
+            if fault == "429-date":
+                after = email.utils.format_datetime(
+                    self.skewed_now() + timedelta(seconds=1), usegmt=True
+                )
+            headers = [(b"retry-after", after.encode()), (b"content-type", b"text/plain")]
+            await send({"type": "http.response.start", "status": int(fault[:3]),
+                        "headers": headers})  # fmt: skip
             await send({"type": "http.response.body", "body": b"injected fault"})
             return
+        if fault == "stall":
+            await asyncio.sleep(self.stall)
+            raise ConnectionError("injected stall")
         url = f"{self.upstream}{path}" + (f"?{query}" if query else "")
         async with httpx.AsyncClient() as client:
             response = await client.get(url, headers=given)
         body = response.content
-        out = [(k.encode(), v.encode()) for k, v in response.headers.items()
+        out = [(k.encode(), (self._date(v) if k.lower() == "date" else v).encode())
+               for k, v in response.headers.items()
                if k.lower() not in ("content-length", "transfer-encoding", "content-encoding",
                                     "connection")]  # fmt: skip
         out.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-        if fault == "truncate":
+        if fault in ("truncate", "stall-body", "vanish"):
             # Half the body, then the connection closes: the announced length is not met.
             await send({"type": "http.response.body", "body": body[: len(body) // 2],
                         "more_body": True})  # fmt: skip
-            raise ConnectionError("injected truncation")
+            if fault == "stall-body":
+                await asyncio.sleep(self.stall)
+            if fault == "vanish" and self.on_vanish is not None:
+                self.on_vanish()
+            raise ConnectionError(f"injected {fault}")
         if fault == "corrupt" and body:
             body = bytes([body[0] ^ 0xFF]) + body[1:]
         await send({"type": "http.response.body", "body": body})
 
 
 @contextmanager
-def fault_proxy(upstream: str) -> Iterator[tuple[str, FaultProxy]]:
-    """Serve a FaultProxy for ``upstream`` on 127.0.0.1; yields (base URL, proxy)."""
-    proxy = FaultProxy(upstream)
-    port = free_port()
+def fault_proxy(
+    upstream: str, *, proxy: FaultProxy | None = None, port: int | None = None
+) -> Iterator[tuple[str, FaultProxy]]:
+    """Serve a FaultProxy for ``upstream`` on 127.0.0.1 (``proxy`` and ``port``: serve one
+    again where it vanished); yields (base URL, proxy)."""
+    proxy = proxy or FaultProxy(upstream)
+    port = port or free_port()
     config = uvicorn.Config(proxy, host="127.0.0.1", port=port, log_level="critical")
     server = uvicorn.Server(config)
+    proxy.on_vanish = lambda: setattr(server, "should_exit", True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

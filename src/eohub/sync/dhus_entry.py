@@ -136,6 +136,13 @@ def _float(attrs: Mapping[str, str], name: str) -> float | None:
         return None
 
 
+def _direction(attrs: Mapping[str, str]) -> str | None:
+    # This hub writes "Pass direction" (ASCENDING); DHuS writes "Pass direction (start)" in
+    # lower case (see the recorded fixtures).
+    text = attrs.get("Pass direction") or attrs.get("Pass direction (start)")
+    return text.upper() if text else None
+
+
 def _filename(name: str, attrs: Mapping[str, str]) -> str:
     given = attrs.get("Filename")
     if given:
@@ -159,6 +166,9 @@ def decode_product(entry: Mapping[str, Any]) -> RemoteProduct:
     modification = entry.get("ModificationDate")
     start = from_ms(date_ms(content.get("Start"), "ContentDate/Start"))
     end = from_ms(date_ms(content.get("End"), "ContentDate/End"))
+    # DHuS publishes some products with End before Start (recorded: an S3 OLCI product of
+    # apihub); refusing one would hold the cursor on it for ever, so the range is ordered.
+    start, end = min(start, end), max(start, end)
     checksum = entry.get("Checksum") or {}
     checksums: tuple[Checksum, ...] = ()
     if isinstance(checksum.get("Value"), str) and checksum.get("Value"):
@@ -196,8 +206,11 @@ def decode_product(entry: Mapping[str, Any]) -> RemoteProduct:
         processing_baseline=attrs.get("Processing baseline"),
         orbit_number=_int(attrs, "Orbit number (start)"),
         relative_orbit=_int(attrs, "Relative orbit (start)"),
-        orbit_direction=attrs.get("Pass direction"),
-        cloud_cover=_float(attrs, "Cloud Cover Percentage"),
+        orbit_direction=_direction(attrs),
+        # DHuS names it "Cloud Cover Percentage (%)"; this hub without the unit.
+        cloud_cover=_float(attrs, "Cloud Cover Percentage")
+        if "Cloud Cover Percentage" in attrs
+        else _float(attrs, "Cloud Cover Percentage (%)"),
         tile_id=attrs.get("Tile Identifier"),
         polarisation=attrs.get("Polarisation"),
         sensor_mode=attrs.get("Mode"),

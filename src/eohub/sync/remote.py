@@ -153,10 +153,13 @@ class RemoteHub:
         self._note_date(response)
         if response.status_code < 400:
             return
-        transient = response.status_code in _RETRY_STATUS
-        error = RemoteError(
-            f"{what}: HTTP {response.status_code} {_message(response)}", transient=transient
+        message = _message(response)
+        # DHuS (and this hub) refuse a download beyond the user's concurrent downloads with
+        # 403 "... concurrent flows ...": a throttle that passes once a download ends.
+        transient = response.status_code in _RETRY_STATUS or (
+            response.status_code == 403 and "concurrent flows" in message
         )
+        error = RemoteError(f"{what}: HTTP {response.status_code} {message}", transient=transient)
         error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
         raise error
 
