@@ -7,6 +7,7 @@ import queue
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from eohub.catalogue.sqlite import changes as change_feed
-from eohub.catalogue.sqlite import codec, paging, schema
+from eohub.catalogue.sqlite import codec, paging, rtree_page, schema, spatial_page
 from eohub.catalogue.sqlite import deleted as deleted_table
 from eohub.catalogue.sqlite import documents as stored_documents
 from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
@@ -410,6 +411,14 @@ class SQLiteCatalogue:
         and the exact total when the query asks for it, on the caller's snapshot."""
         rows: list[Any] = []
         total: int | None = None
+        fast = self._fast_page(query, conn)
+        if fast is not None:
+            pks, total = fast
+            if query.limit > 0 and pks:
+                order = order_by(query.sort, Filter(Sql("1"), True, frozenset()))
+                keys = spatial_page.keys_sql(pks, total)
+                rows = self._run(conn, rows_sql(keys, order, with_total=total is not None))
+            return list(rows), total
         where = self._where(query, conn)
         if query.limit > 0:
             page_where = self._page_where(query, where, conn)
@@ -441,9 +450,17 @@ class SQLiteCatalogue:
 
     def count(self, query: Query) -> int:
         """Exact number of products matching a normalised query's filter."""
+        whole = replace(query, limit=0, offset=0, after=None, count=CountMode.EXACT)
+        by_boxes = rtree_page.plan(whole)
         with self._db.read() as conn:
             conn.execute("BEGIN")
-            total = int(self._run(conn, self._count_sql(self._where(query, conn)))[0][0])
+            found = None
+            if by_boxes is not None:  # counted from the R*Tree's boxes (see rtree_page.py)
+                found = rtree_page.page(by_boxes, whole, lambda sql: self._run(conn, sql))
+            if found is not None and found[1] is not None:
+                total = found[1]
+            else:
+                total = int(self._run(conn, self._count_sql(self._where(query, conn)))[0][0])
             conn.execute("COMMIT")
         return total
 
@@ -465,6 +482,34 @@ class SQLiteCatalogue:
 
         try:
             return compile_filter(query.filter, count_candidates)
+        except RecursionError:
+            raise InvalidQuery("query is nested too deeply") from None
+
+    def _fast_page(
+        self, query: Query, conn: sqlite3.Connection
+    ) -> tuple[list[int], int | None] | None:
+        """The pks and total of a page by area and sensing window, counted from the R*Tree
+        (rtree_page.py) or tested in bulk (spatial_page.py); None for the general path."""
+
+        def run(sql: Sql) -> list[Any]:
+            return self._run(conn, sql)
+
+        by_boxes = rtree_page.plan(query)
+        if by_boxes is not None:
+            found = rtree_page.page(by_boxes, query, run)
+            if found is not None:
+                return found
+        bulk = self._spatial_plan(query, conn)
+        return None if bulk is None else spatial_page.page(bulk, query, run)
+
+    def _spatial_plan(self, query: Query, conn: sqlite3.Connection) -> spatial_page.Plan | None:
+        """The plan of a page whose exact spatial test runs in bulk (see spatial_page.py)."""
+
+        def count_candidates(probe: Sql) -> int:
+            return int(self._run(conn, probe)[0][0])
+
+        try:
+            return spatial_page.plan(query, count_candidates)
         except RecursionError:
             raise InvalidQuery("query is nested too deeply") from None
 

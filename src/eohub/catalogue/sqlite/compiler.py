@@ -17,6 +17,7 @@ Semantics follow :mod:`eohub.query.evaluate`:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import shapely
@@ -103,9 +104,12 @@ def _glob(pattern: str) -> str:
 class _Compiler:
     """Compiles one filter (see :func:`compile_filter`)."""
 
-    def __init__(self, *, unindexed: bool, rtree_probe_only: bool) -> None:
+    def __init__(
+        self, *, unindexed: bool, rtree_probe_only: bool, candidates_only: Spatial | None = None
+    ) -> None:
         self.unindexed = unindexed  # write ``+p.col``: no B-tree index for these terms
         self.rtree_probe_only = rtree_probe_only  # write ``+p.pk IN (R*Tree ...)``
+        self.candidates_only = candidates_only  # its exact test is left out (SpatialSplit)
         self.time: tuple[Value | None, Value | None] = (None, None)
 
     # -- structure -------------------------------------------------------------------------------
@@ -208,6 +212,8 @@ class _Compiler:
             return Sql("p.footprint_original IS NOT NULL")
         candidates = _rtree_candidates(geometry, self.time)
         pk = "+p.pk" if self.rtree_probe_only else "p.pk"
+        if node is self.candidates_only:
+            return Sql(f"{pk} IN ({candidates.text})", candidates.params)
         test = Sql(
             "eohub_spatial(coalesce(p.footprint_search, p.footprint_original), ?, ?)",
             [node.op.value, shapely.to_wkb(geometry.search)],
@@ -410,7 +416,7 @@ def _conjuncts(node: Node) -> tuple[Node, ...]:
     return node.items if isinstance(node, And) else (node,)
 
 
-def _rtree_time(window: tuple[Value | None, Value | None]) -> tuple[str, list[SqlValue]]:
+def rtree_time(window: tuple[Value | None, Value | None]) -> tuple[str, list[SqlValue]]:
     """R*Tree terms (and their parameters) of a sensing window: the boxes that overlap it."""
     low, high = window
     time_sql = ""
@@ -426,7 +432,7 @@ def _rtree_time(window: tuple[Value | None, Value | None]) -> tuple[str, list[Sq
 
 def _rtree_candidates(geometry: Footprint, window: tuple[Value | None, Value | None]) -> Sql:
     """SELECT of the pks whose R*Tree boxes meet the geometry's boxes and the time window."""
-    time_sql, time_params = _rtree_time(window)
+    time_sql, time_params = rtree_time(window)
     query_boxes = boxes(geometry)
     params: list[SqlValue] = []
     for minx, maxx, miny, maxy in query_boxes:
@@ -439,7 +445,7 @@ def _rtree_candidates(geometry: Footprint, window: tuple[Value | None, Value | N
     return Sql(selects, params)
 
 
-def _covered_boxes(geometry: Footprint) -> list[Box]:
+def covered_boxes(geometry: Footprint) -> list[Box]:
     """Boxes (R*Tree column order) that the search geometry covers: the envelope of each part
     that is an axis-aligned rectangle (a drawn box, or each side of one split at 180)."""
     out: list[Box] = []
@@ -461,10 +467,10 @@ def _rtree_inside(geometry: Footprint, window: tuple[Value | None, Value | None]
     that straddle the geometry's edge. None when no part of the geometry is a rectangle, or
     when more than ``MAX_BOXES`` are (as many R*Tree searches as the candidates at most).
     """
-    inner = _covered_boxes(geometry)
+    inner = covered_boxes(geometry)
     if not inner or len(inner) > MAX_BOXES:
         return None
-    time_sql, time_params = _rtree_time(window)
+    time_sql, time_params = rtree_time(window)
     params: list[SqlValue] = []
     for minx, maxx, miny, maxy in inner:
         params += [minx, maxx, miny, maxy, *time_params]
@@ -476,7 +482,7 @@ def _rtree_inside(geometry: Footprint, window: tuple[Value | None, Value | None]
     return Sql(selects, params)
 
 
-def _driving_spatial(items: Sequence[Node]) -> Spatial | None:
+def driving_spatial(items: Sequence[Node]) -> Spatial | None:
     """The first positive spatial conjunct that the R*Tree could answer, if any."""
     for item in items:
         if isinstance(item, Spatial) and not (
@@ -499,7 +505,11 @@ CandidateCounter = Callable[[Sql], int]
 
 
 def compile_filter(
-    node: Node, count_candidates: CandidateCounter | None = None, *, sort_drives: bool = False
+    node: Node,
+    count_candidates: CandidateCounter | None = None,
+    *,
+    sort_drives: bool = False,
+    candidates_only: Spatial | None = None,
 ) -> Filter:
     """The WHERE fragment of a normalised filter, and how its plan is steered.
 
@@ -507,9 +517,10 @@ def compile_filter(
     without it a spatial filter with no sensing window is left to SQLite's planner.
     ``sort_drives`` (filters without a spatial term only): write every term unindexed so the
     index of the sort key drives a page query that matches many rows (see SORT_DRIVE_MIN).
+    ``candidates_only``: a spatial conjunct compiled to its R*Tree candidates alone.
     """
     items = _conjuncts(node)
-    spatial = _driving_spatial(items)
+    spatial = driving_spatial(items)
     if sort_drives and spatial is None:
         compiler = _Compiler(unindexed=True, rtree_probe_only=False)
         return Filter(compiler.node(node), False, _not_null(items))
@@ -527,8 +538,48 @@ def compile_filter(
             )
             rtree_drives = count_candidates(probe) <= RTREE_DRIVE_LIMIT
             probe_only = not rtree_drives
-    compiler = _Compiler(unindexed=rtree_drives, rtree_probe_only=probe_only)
+    compiler = _Compiler(
+        unindexed=rtree_drives, rtree_probe_only=probe_only, candidates_only=candidates_only
+    )
     return Filter(compiler.node(node), rtree_drives, _not_null(items))
+
+
+@dataclass(frozen=True)
+class SpatialSplit:
+    """A filter split for an exact spatial test outside SQLite (see spatial_page.py).
+
+    ``where`` holds every other term and the R*Tree candidates of ``spatial`` (the plan
+    steered as by :func:`compile_filter`); ``inside`` selects the candidates whose box lies
+    inside the query geometry (certain matches of an Intersects), when there is such a set.
+    """
+
+    where: Filter
+    spatial: Spatial
+    inside: Sql | None
+
+
+def split_spatial(
+    node: Node, count_candidates: CandidateCounter, limit: int
+) -> SpatialSplit | None:
+    """The filter with its driving spatial term reduced to the R*Tree candidates, when that
+    term has a sensing window and at most ``limit`` candidates; else None. The plan is
+    steered as by :func:`compile_filter` (a selective B-tree index may drive)."""
+    items = _conjuncts(node)
+    spatial = driving_spatial(items)
+    if spatial is None:
+        return None
+    window = _time_window(items)
+    if window == (None, None):
+        return None
+    candidates = _rtree_candidates(spatial.geometry, window)
+    probe = Sql(
+        f"SELECT count(*) FROM ({candidates.text} LIMIT ?)", [*candidates.params, limit + 1]
+    )
+    if count_candidates(probe) > limit:
+        return None
+    where = compile_filter(node, count_candidates, candidates_only=spatial)
+    inside = _rtree_inside(spatial.geometry, window) if spatial.op is SpatialOp.INTERSECTS else None
+    return SpatialSplit(where, spatial, inside)
 
 
 # A page query whose filter matches more rows than this walks the sort key's index instead
@@ -541,5 +592,10 @@ __all__ = [
     "SMALL_BOX_DEG2",
     "SORT_DRIVE_MIN",
     "CandidateCounter",
+    "SpatialSplit",
     "compile_filter",
+    "covered_boxes",
+    "driving_spatial",
+    "rtree_time",
+    "split_spatial",
 ]
