@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import random
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ import orjson
 
 from bench_server import children, cpu_seconds, free_port, start_server
 from opensearch import AREAS, DAYS, START, build
+from opensearch import load as opensearch_load
 
 SERVICE = "/catalogue/odata/v1/Products"
 COLLECTIONS = ("SENTINEL-1", "SENTINEL-2", "SENTINEL-3", "SENTINEL-5P")
@@ -67,59 +67,21 @@ def counted_queries(count: int, seed: int = 1) -> list[str]:
     return out
 
 
-def _check(status: int, body: bytes) -> bool:
-    if status != 200:
-        return False
+def _check(status: int, kind: str | None, body: bytes) -> int | None:
+    """The count of a correct answer (200, JSON, a full page when the count says so)."""
+    if status != 200 or kind != "application/json":
+        return None
     try:
         doc = orjson.loads(body)
         total, values = int(doc["@odata.count"]), doc["value"]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return False
-    return len(values) == min(20, total)
+        return None
+    return total if len(values) == min(20, total) else None
 
 
 def load(port: int, paths: list[str], concurrency: int, max_seconds: float) -> dict[str, float]:
-    """Send every path once (bounded by ``max_seconds``); latencies in milliseconds."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    cursor = iter(paths)
-    deadline = time.monotonic() + max_seconds
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while time.monotonic() < deadline:
-            with lock:
-                path = next(cursor, None)
-            if path is None:
-                break
-            started = time.perf_counter()
-            conn.request("GET", path)
-            response = conn.getresponse()
-            body = response.read()
-            elapsed = (time.perf_counter() - started) * 1000
-            ok = _check(response.status, body)
-            with lock:
-                latencies.append(elapsed)
-                errors[0] += 0 if ok else 1
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - started
-    ordered = sorted(latencies) or [0.0]
-    return {
-        "requests": len(latencies),
-        "errors": errors[0],
-        "rps": len(latencies) / wall,
-        "p50": ordered[len(ordered) // 2],
-        "p95": ordered[int(len(ordered) * 0.95)],
-        "p99": ordered[int(len(ordered) * 0.99)],
-    }
+    """Send every path once (bounded by ``max_seconds``), as ``opensearch.load`` does."""
+    return opensearch_load(port, paths, concurrency, max_seconds, check=_check)
 
 
 def harvest(port: int, page: int, max_products: int, max_seconds: float) -> dict[str, float]:

@@ -26,6 +26,7 @@ import random
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -140,8 +141,21 @@ def _check(status: int, kind: str | None, body: bytes, rows: int) -> int | None:
     return total if count == min(rows, total) else None
 
 
-def load(port: int, paths: list[str], concurrency: int, max_seconds: float) -> dict[str, float]:
-    """Send every path once (bounded by ``max_seconds``); latencies in milliseconds."""
+def _check_feed(status: int, kind: str | None, body: bytes) -> int | None:
+    return _check(status, kind, body, 100)
+
+
+def load(
+    port: int,
+    paths: list[str],
+    concurrency: int,
+    max_seconds: float,
+    check: Callable[[int, str | None, bytes], int | None] = _check_feed,
+) -> dict[str, float]:
+    """Send every path once (bounded by ``max_seconds``); latencies in milliseconds.
+
+    ``check`` returns the total of a correct answer (status, content type, body), else None.
+    """
     latencies: list[float] = []
     hits: list[int] = []
     errors = [0]
@@ -161,7 +175,7 @@ def load(port: int, paths: list[str], concurrency: int, max_seconds: float) -> d
             response = conn.getresponse()
             body = response.read()
             elapsed = (time.perf_counter() - started) * 1000
-            total = _check(response.status, response.getheader("content-type"), body, 100)
+            total = check(response.status, response.getheader("content-type"), body)
             with lock:
                 latencies.append(elapsed)
                 if total is None:

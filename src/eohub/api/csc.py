@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,9 +24,9 @@ from fastapi.responses import JSONResponse, Response
 from eohub.api import download
 from eohub.api.auth import authorize, challenge_headers, is_access_error
 from eohub.api.errors import status_of
+from eohub.api.odata import media_of
 from eohub.api.retrieval import queue_retrieval
 from eohub.api.upstream import upstream_value
-from eohub.auth.quotas import Ticket
 from eohub.errors import HubError, InvalidQuery, NotFound, QuotaExceeded, TooManyRequests
 from eohub.model.user import Role, User
 from eohub.protocols.csc import entities
@@ -36,7 +36,6 @@ from eohub.protocols.csc.service import CscService
 from eohub.protocols.dhus.odata_v1.errors import ODataError
 from eohub.protocols.dhus.odata_v1.service import MediaResult
 from eohub.storage.errors import StorageError
-from eohub.storage.ports import ByteRange
 from eohub.wiring import Hub
 
 log = logging.getLogger("eohub.api.csc")
@@ -154,42 +153,6 @@ def _json(body: object) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def _media(request: Request, result: MediaResult, user: User) -> download.Media:
-    hub = _hub(request)
-    store, key, member, tree = hub.store, result.key, result.member, result.tree
-    assert key is not None
-
-    def reader(byte_range: ByteRange | None) -> Iterator[bytes]:
-        if member is None:
-            return store.open(key, byte_range, chunk_size=CHUNK_SIZE)
-        assert tree is not None
-        start = byte_range.start if byte_range else 0
-        length = byte_range.length if byte_range else member.size
-        return tree.iter_member(member, start, length)
-
-    accel = None
-    prefix = hub.settings.server.accel_redirect_prefix
-    if prefix and member is None and hub.settings.storage.backend == "filesystem":
-        accel = prefix.rstrip("/") + "/" + urllib.parse.quote(key)
-    admit = None
-    if not result.preview and result.product_id is not None:
-        product_id, size = result.product_id, result.size
-
-        def admit(offset: int, length: int) -> Ticket:
-            return hub.downloads.admit(user, product_id, size, offset, length)
-
-    return download.Media(
-        result.size,
-        result.content_type,
-        result.filename,
-        result.etag,
-        result.last_modified,
-        reader,
-        accel,
-        admit,
-    )
-
-
 async def _stream(request: Request, result: MediaResult, user: User) -> Response:
     if result.offline and (served := await upstream_value(request, result.product_id)):
         return served  # a metadata-only mirror: redirected to, or proxied from, upstream
@@ -202,7 +165,7 @@ async def _stream(request: Request, result: MediaResult, user: User) -> Response
     def failed(status: int, message: str, headers: dict[str, str]) -> Response:
         return JSONResponse(message_detail(message), status_code=status, headers=headers)
 
-    return await download.media_response(request, _media(request, result, user), failed)
+    return await download.media_response(request, media_of(request, result, user), failed)
 
 
 async def _run(fn: Callable[..., T], *args: Any) -> T:

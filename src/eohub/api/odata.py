@@ -174,7 +174,9 @@ def _render_feed(result: FeedResult, root: str, fmt: Format | None) -> Response:
     return _ok(atom.feed_document(feed, root, result.select), kind)
 
 
-def _media(request: Request, result: MediaResult, user: User) -> download.Media:
+def media_of(request: Request, result: MediaResult, user: User) -> download.Media:
+    """The bytes a media result names (archive object or file inside a product) with their
+    nginx redirect and the user's download-quota admission; shared with the CDSE API."""
     hub = _hub(request)
     store, key, member, tree = hub.store, result.key, result.member, result.tree
     assert key is not None
@@ -228,7 +230,7 @@ async def _handle(request: Request) -> Response:
                     raise ODataError(403, exc.user_message, cause="QuotaException") from None
                 return Response(status_code=202, media_type="text/plain",
                                 headers={"DataServiceVersion": "2.0"})  # fmt: skip
-            media = _media(request, result, user)
+            media = media_of(request, result, user)
             return await download.media_response(
                 request, media, lambda s, m, h: error_response(request, ODataError(s, m), h)
             )
