@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from eohub.auth.stores.sql import Connection, Dialect
+from eohub.auth.stores.sql import Connection, Dialect, apply_migrations
 from eohub.model.change import ChangeEvent
 from eohub.subscriptions.model import Subscription, SubscriptionStatus
 
@@ -116,21 +116,7 @@ class SqlSubscriptionStore:
     def migrate(self) -> None:
         """Apply the migrations not yet applied, under the account store's migration lock."""
         with self._connect() as conn:
-            if self._dialect.migration_lock:
-                conn.execute(self._dialect.migration_lock)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS subscription_schema (version INTEGER NOT NULL)"
-            )
-            row = conn.execute("SELECT MAX(version) FROM subscription_schema").fetchone()
-            done = int(row[0] or 0)
-            for version, statements in enumerate(MIGRATIONS, start=1):
-                if version <= done:
-                    continue
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute(
-                    self._sql("INSERT INTO subscription_schema (version) VALUES (?)"), (version,)
-                )
+            apply_migrations(conn, self._dialect, "subscription_schema", MIGRATIONS)
 
     # -- subscriptions -------------------------------------------------------------------------
     def counts(self, owner: str) -> tuple[int, int]:

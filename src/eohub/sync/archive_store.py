@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eohub.auth.stores.sql import Connection, Dialect
+from eohub.auth.stores.sql import Connection, Dialect, apply_migrations
 from eohub.errors import Conflict, NotFound
 from eohub.sync.policy import EvictionPolicy, policy_from_json, policy_json
 
@@ -109,20 +109,7 @@ class SqlArchiveStore:
     def migrate(self) -> None:
         """Apply the migrations not yet applied, under the account store's migration lock."""
         with self._connect() as conn:
-            if self._dialect.migration_lock:
-                conn.execute(self._dialect.migration_lock)
-            conn.execute("CREATE TABLE IF NOT EXISTS archive_schema (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT MAX(version) FROM archive_schema").fetchone()
-            done = int(row[0] or 0)
-            for version, statements in enumerate(MIGRATIONS, start=1):
-                if version <= done:
-                    continue
-                for statement in statements:
-                    conn.execute(statement.format(serial=self._dialect.serial))
-                conn.execute(
-                    self._dialect.sql("INSERT INTO archive_schema (version) VALUES (?)"),
-                    (version,),
-                )
+            apply_migrations(conn, self._dialect, "archive_schema", MIGRATIONS)
 
     # -- policies -------------------------------------------------------------------------------
     def add_policy(self, policy: EvictionPolicy, created: datetime) -> None:

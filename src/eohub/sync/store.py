@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from eohub.auth.stores.sql import Connection, Dialect
+from eohub.auth.stores.sql import Connection, Dialect, apply_migrations
 from eohub.errors import Conflict, NotFound
 from eohub.sync.model import (
     Cursor,
@@ -195,19 +195,7 @@ class SqlSyncStore:
     def migrate(self) -> None:
         """Apply the migrations not yet applied, under the account store's migration lock."""
         with self._connect() as conn:
-            if self._dialect.migration_lock:
-                conn.execute(self._dialect.migration_lock)
-            conn.execute("CREATE TABLE IF NOT EXISTS sync_schema (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT MAX(version) FROM sync_schema").fetchone()
-            done = int(row[0] or 0)
-            for version, statements in enumerate(MIGRATIONS, start=1):
-                if version <= done:
-                    continue
-                for statement in statements:
-                    conn.execute(statement.format(serial=self._dialect.serial))
-                conn.execute(
-                    self._dialect.sql("INSERT INTO sync_schema (version) VALUES (?)"), (version,)
-                )
+            apply_migrations(conn, self._dialect, "sync_schema", MIGRATIONS)
 
     def add(self, definition: SyncDefinition, created: datetime) -> Synchroniser:
         """Store a new synchroniser (running, at the start); Conflict when the label is taken."""

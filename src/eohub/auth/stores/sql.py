@@ -52,6 +52,26 @@ class Dialect:
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
 
+def apply_migrations(
+    conn: Connection, dialect: Dialect, table: str, migrations: Sequence[Sequence[str]]
+) -> None:
+    """Run the ``migrations`` (lists of statements; ``{serial}`` stands for the dialect's
+    auto-increment key type) not yet recorded in ``table``, under the dialect's migration
+    lock, inside the caller's transaction. Each store of the account database (accounts,
+    workspace, subscriptions, synchronisers, archive) keeps its own version table this way."""
+    if dialect.migration_lock:
+        conn.execute(dialect.migration_lock)
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER NOT NULL)")
+    row = conn.execute(f"SELECT MAX(version) FROM {table}").fetchone()
+    done = int(row[0] or 0)
+    for version, statements in enumerate(migrations, start=1):
+        if version <= done:
+            continue
+        for statement in statements:
+            conn.execute(statement.format(serial=dialect.serial))
+        conn.execute(dialect.sql(f"INSERT INTO {table} (version) VALUES (?)"), (version,))
+
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE accounts (
@@ -243,20 +263,7 @@ class SqlAccountStore:
     def migrate(self) -> None:
         """Apply the migrations not yet applied, under a lock."""
         with self.connect() as conn:
-            if self.dialect.migration_lock:
-                conn.execute(self.dialect.migration_lock)
-            conn.execute("CREATE TABLE IF NOT EXISTS account_schema (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT MAX(version) FROM account_schema").fetchone()
-            done = row[0] or 0
-            for version, statements in enumerate(MIGRATIONS, start=1):
-                if version <= done:
-                    continue
-                for statement in statements:
-                    conn.execute(statement.format(serial=self.dialect.serial))
-                conn.execute(
-                    self.dialect.sql("INSERT INTO account_schema (version) VALUES (?)"),
-                    (version,),
-                )
+            apply_migrations(conn, self.dialect, "account_schema", MIGRATIONS)
 
     def get(self, username: str) -> Account | None:
         """One account, case-insensitively."""
