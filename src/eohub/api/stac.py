@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -93,7 +94,8 @@ def _guarded(handler: Handler) -> Handler:
 
 
 def _json(body: Any, media_type: str = landing.JSON) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), media_type=media_type)
+    # orjson: several times faster than the standard encoder on a page of items.
+    return Response(orjson.dumps(body), media_type=media_type)
 
 
 # -- service documents ------------------------------------------------------------------------
