@@ -274,13 +274,16 @@ def test_bad_tokens_are_401_with_a_bearer_challenge(live: Live, spoil: Any) -> N
 
 
 def test_an_expired_token_from_a_tiny_lifetime_is_refused(tmp_path: Path) -> None:
-    data = build_odata_hub(tmp_path, n=1, auth={"tokens": {"access_lifetime_s": 1}})
+    # Lifetimes are whole seconds counted from a whole-second iat, so a 3 s token lives 2-3 s:
+    # long enough for the first use on a busy machine, expired 3.5 s after it was issued.
+    data = build_odata_hub(tmp_path, n=1, auth={"tokens": {"access_lifetime_s": 3}})
     try:
         with live_server(data.hub) as base:
             live = Live(data, base)
+            issued = time.monotonic()
             token = password_grant(base)["access_token"]
             assert odata_status(live, token) == 200
-            time.sleep(2.2)
+            time.sleep(max(0.0, 3.5 - (time.monotonic() - issued)))
             response = httpx.get(live.value_url(), headers=bearer(token))
             assert response.status_code == 401
             assert "expired" in response.headers["WWW-Authenticate"]
