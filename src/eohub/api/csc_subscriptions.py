@@ -26,7 +26,7 @@ from eohub.api.errors import status_of
 from eohub.errors import HubError, InvalidQuery, NotFound, Unauthenticated
 from eohub.model.change import ChangeEvent
 from eohub.model.user import ANONYMOUS, Role
-from eohub.protocols.csc.errors import message_detail
+from eohub.protocols.csc.errors import OptionError, message_detail, validation_detail
 from eohub.subscriptions import (
     NewSubscription,
     SubscriptionChanges,
@@ -191,36 +191,22 @@ def _int_param(request: Request, name: str, default: int | None) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         if default is None:
-            raise _Invalid(
-                [
-                    {
-                        "type": "missing",
-                        "loc": ["query", name],
-                        "msg": "Field required",
-                        "input": None,
-                    }
-                ]  # fmt: skip
-            )
+            raise OptionError(name, "missing", "Field required", None)
         return default
     try:
         return int(raw.strip())
     except ValueError:
-        raise _Invalid(
-            [
-                {
-                    "type": "int_parsing",
-                    "loc": ["query", name],
-                    "msg": "Input should be a valid integer, unable to parse string as an integer",
-                    "input": raw,
-                }
-            ]  # fmt: skip
-        ) from None
+        message = "Input should be a valid integer, unable to parse string as an integer"
+        raise OptionError(name, "int_parsing", message, raw) from None
 
 
 def _error(request: Request, error: Exception) -> Response:
     """CDSE's error bodies; never a 500 for a request the client got wrong."""
     if isinstance(error, _Invalid):
         return JSONResponse({"detail": error.detail}, status_code=422)
+    if isinstance(error, OptionError):  # pydantic's shape, built where the CDSE API builds it
+        detail = validation_detail(error, dict(request.query_params))
+        return JSONResponse({"detail": detail}, status_code=422)
     assert isinstance(error, HubError)
     if isinstance(error, InvalidQuery):
         field = error.field or "FilterParam"
