@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from blake3 import blake3 as blake3_hash
 
 from eohub.storage.errors import StorageError
 from eohub.storage.filesystem import FilesystemStore
@@ -222,3 +223,39 @@ def test_unwritable_root_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_bytes(b"")
     with pytest.raises(StorageError, match="archive"):
         FilesystemStore(blocker / "archive")
+
+
+def test_adopt_renames_a_complete_file_into_place(tmp_path: Path) -> None:
+    """A file written and hashed by its caller becomes an object without a copy; a wrong size
+    stores nothing and leaves the file; another file system is declined (None)."""
+    store = FilesystemStore(tmp_path / "archive")
+    body = os.urandom(3 * MiB + 5)
+    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    blake3 = blake3_hash(body).hexdigest()
+    source = tmp_path / "download.part"
+    source.write_bytes(body)
+    inode = source.stat().st_ino
+
+    with pytest.raises(StorageError, match="not the expected"):
+        store.adopt("ab/cd/x/product.zip", source, len(body) + 1, md5, blake3)
+    assert source.exists() and store.stat("ab/cd/x/product.zip") is None
+
+    stored = store.adopt("ab/cd/x/product.zip", source, len(body), md5, blake3)
+    assert stored is not None and (stored.size, stored.md5, stored.blake3) == (
+        len(body), md5, blake3,
+    )  # fmt: skip
+    assert not source.exists()
+    assert (tmp_path / "archive" / "ab" / "cd" / "x" / "product.zip").stat().st_ino == inode
+    assert store.stat("ab/cd/x/product.zip") == stored  # from the sidecar, as after a put
+    assert b"".join(store.open("ab/cd/x/product.zip")) == body
+
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.stat(shm).st_dev != os.stat(tmp_path).st_dev:
+        elsewhere = shm / f"eohub-adopt-{os.getpid()}.part"
+        elsewhere.write_bytes(body)
+        try:
+            assert store.adopt("ab/cd/y/product.zip", elsewhere, len(body), md5, blake3) is None
+            assert elsewhere.exists() and store.stat("ab/cd/y/product.zip") is None
+        finally:
+            elsewhere.unlink(missing_ok=True)
+    assert list(store.keys()) == ["ab/cd/x/product.zip"]

@@ -48,6 +48,73 @@ def test_large_objects_get_their_checksums_by_ranged_copy(s3_server: tuple[str, 
     assert uploads.get("Uploads") is None
 
 
+def sent_by(client: Any, operation: str) -> list[int]:
+    """Records the part number (0 for other operations) of each ``operation`` request sent."""
+    sent: list[int] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(int(request.url.partition("partNumber=")[2].partition("&")[0] or 0))
+
+    client.meta.events.register(f"before-send.s3.{operation}", record)
+    return sent
+
+
+def alter_in_transit(request: Any, **_: Any) -> None:
+    """Flips one byte of a request body after it was signed, as a faulty network would."""
+    body = bytearray(request.body)
+    body[1000] ^= 0xFF
+    request.body = bytes(body)
+
+
+@pytest.mark.parametrize(("data", "operation"), [(DATA, "UploadPart"), (b"s" * 4096, "PutObject")])
+def test_bytes_altered_in_transit_are_refused(
+    s3_server: tuple[str, str, str], data: bytes, operation: str
+) -> None:
+    """Parts carry a CRC32 and single PUTs Content-MD5, which the server checks (it does not
+    check the SigV4 payload hash). Nothing is stored, and nothing is left behind."""
+    store = new_s3_store(s3_server)
+    store.put("kept", io.BytesIO(b"before"))
+    store._bulk.meta.events.register(f"before-send.s3.{operation}", alter_in_transit)
+    with pytest.raises(StorageBackendError, match="BadDigest"):
+        store.put("altered", io.BytesIO(data))
+    assert store.stat("altered") is None
+    assert sorted(store.keys()) == ["kept"]
+    client = s3_client(*s3_server)
+    uploads = client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
+    assert uploads.get("Uploads") is None
+
+
+def test_parts_are_signed_when_the_server_ignores_their_crc32(
+    s3_server: tuple[str, str, str],
+) -> None:
+    """A server that does not answer with the CRC32 did not check it: the part is sent again
+    with a signed payload, and so are the next parts and uploads of the store."""
+    store = new_s3_store(s3_server)
+
+    def no_checksum_answered(response_dict: dict[str, Any], **_: Any) -> None:
+        response_dict["headers"].pop("x-amz-checksum-crc32", None)
+
+    store._bulk.meta.events.register("before-parse.s3.UploadPart", no_checksum_answered)
+    unsigned, signed = sent_by(store._bulk, "UploadPart"), sent_by(store._client, "UploadPart")
+    stored = store.put("first", io.BytesIO(DATA))
+    assert (unsigned, signed) == ([1], [1, 2, 3])
+    assert stored.md5 == hashlib.md5(DATA).hexdigest()
+    assert b"".join(store.open("first")) == DATA
+    store.put("second", io.BytesIO(DATA))
+    assert (unsigned, signed) == ([1], [1, 2, 3, 1, 2, 3])
+    assert b"".join(store.open("second")) == DATA
+
+
+def test_parts_go_unsigned_with_their_crc32(s3_server: tuple[str, str, str]) -> None:
+    store = new_s3_store(s3_server)
+    unsigned, signed = sent_by(store._bulk, "UploadPart"), sent_by(store._client, "UploadPart")
+    put = sent_by(store._bulk, "PutObject")
+    store.put("multi", io.BytesIO(DATA))
+    store.put("single", io.BytesIO(b"small"))
+    assert (unsigned, signed, put) == ([1, 2, 3], [], [0])
+    assert b"".join(store.open("multi")) == DATA
+
+
 def test_pending_object_is_not_visible(s3_server: tuple[str, str, str]) -> None:
     """A crash between completing an upload and recording its checksums shows nothing."""
     store = new_s3_store(s3_server)

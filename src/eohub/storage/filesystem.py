@@ -10,6 +10,8 @@ An upload is written and hashed into ``.eohub-tmp``, fsynced, then renamed over 
 key only ever shows a complete object. The sidecar is renamed into place just before the data;
 a sidecar that does not match its file (a crash between the two renames, or a file put there by
 hand) is detected by size, inode and mtime, and the checksums are computed again.
+``adopt`` takes a complete file its caller wrote and hashed (a synchroniser's download) the same
+way, by renaming it in place of writing it again: fsynced, sidecar, rename.
 Sidecars rather than extended attributes, because NFS and older tmpfs have no user xattrs.
 """
 
@@ -37,6 +39,7 @@ from eohub.storage.errors import (
     StorageFull,
 )
 from eohub.storage.ports import ByteRange, StoredObject, validate_key, validate_prefix
+from eohub.storage.writeback import WriteBehind
 
 _TMP = ".eohub-tmp"
 _META = ".eohub-meta"
@@ -110,11 +113,11 @@ class FilesystemStore:
                     self._tmp.mkdir(parents=True, exist_ok=True)
                     fd = os.open(partial, flags, 0o644)
             try:
-                digests = self._write(fd, key, stream, expected_size)
-                with _translated(f"flushing {key!r} to disk"):
-                    if self.fsync:
-                        os.fsync(fd)
-                    st = os.fstat(fd)
+                with WriteBehind(fd, durable=self.fsync) as behind:
+                    digests = self._write(fd, key, stream, expected_size, behind)
+                    with _translated(f"flushing {key!r} to disk"):
+                        behind.finish()
+                        st = os.fstat(fd)
             finally:
                 os.close(fd)
             with _translated(f"writing the checksums of {key!r}"):
@@ -133,10 +136,54 @@ class FilesystemStore:
             raise
         return StoredObject(key, digests.size, digests.md5, digests.blake3, _modified(st))
 
-    def _write(self, fd: int, key: str, stream: BinaryIO, expected: int | None) -> Digests:
+    def adopt(self, key: str, path: Path, size: int, md5: str, blake3: str) -> StoredObject | None:
+        """Take the complete file at ``path`` as the object ``key`` by renaming it: no copy.
+
+        The caller vouches for ``md5`` and ``blake3`` (computed while it wrote the file); the
+        size is checked. Atomic as ``put``: the file is fsynced, its sidecar written, then both
+        are renamed into place. None, with nothing moved, when ``path`` is on another file
+        system than the archive.
+        """
+        key = validate_key(key)
+        target, meta = self._path(key), self._meta_path(key)
+        meta_partial = self._tmp / f"{uuid.uuid4().hex}.json{_PARTIAL}"
+        try:
+            with _translated(f"flushing {key!r} to disk"):
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    if self.fsync:
+                        os.fsync(fd)
+                    st = os.fstat(fd)
+                finally:
+                    os.close(fd)
+            if st.st_size != size:
+                raise IncompleteWrite(
+                    f"{path} has {st.st_size} bytes, not the expected {size}; nothing stored"
+                )
+            with _translated(f"writing the checksums of {key!r}"):
+                self._write_meta(meta_partial, Digests(size, md5, blake3), st)
+            with _translated(f"moving {key!r} into place"):
+                try:
+                    self._move_into_place(path, target)
+                except OSError as exc:
+                    if exc.errno == errno.EXDEV:
+                        return None
+                    raise
+                self._move_into_place(meta_partial, meta)
+                if self.fsync:
+                    _fsync_dir(target.parent)
+        finally:
+            with suppress(OSError):
+                meta_partial.unlink(missing_ok=True)
+        return StoredObject(key, size, md5, blake3, _modified(st))
+
+    def _write(
+        self, fd: int, key: str, stream: BinaryIO, expected: int | None, behind: WriteBehind
+    ) -> Digests:
         """Copy the stream into ``fd`` while hashing it; memory stays two reused chunks.
 
         Two buffers alternate because MD5 may still be reading one while the next is filled.
+        ``behind`` flushes what is written in steps (``writeback``) when the store fsyncs.
         """
         # A small object of known size needs no full-size buffers (zero-filling two chunks
         # costs more than storing a thumbnail); one spare byte still detects a longer stream.
@@ -159,6 +206,7 @@ class FilesystemStore:
                 hasher.update(chunk)
                 with _translated(f"writing {key!r}"):
                     _write_all(fd, chunk)
+                    behind.advance(count)
             if expected is not None and size != expected:
                 raise IncompleteWrite(
                     f"stream for {key!r} ended after {size} of the expected {expected} bytes; "

@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from eohub.storage.errors import (
     IncompleteWrite,
@@ -25,6 +26,7 @@ __all__ = [
     "MAX_KEY_BYTES",
     "RESERVED_PREFIX",
     "ByteRange",
+    "FileAdopter",
     "IncompleteWrite",
     "InvalidKey",
     "ObjectNotFound",
@@ -112,6 +114,16 @@ class ObjectStore(Protocol):
 
     def open_file(self, key: str) -> BinaryIO:
         """A seekable, read-only file object (``zipfile.ZipFile`` can read members from it)."""
+
+
+@runtime_checkable
+class FileAdopter(Protocol):
+    """A store that can take a complete local file as an object by renaming it (no copy)."""
+
+    def adopt(self, key: str, path: Path, size: int, md5: str, blake3: str) -> StoredObject | None:
+        """Move the file at ``path`` to ``key`` atomically, recording the checksums the caller
+        computed while writing it; None (the file left where it is) when it cannot be moved
+        without a copy (another file system)."""
 
 
 def validate_key(key: object) -> str:

@@ -1,12 +1,24 @@
 """The archive in an S3-compatible bucket (AWS S3, SeaweedFS, MinIO, Ceph RGW...), via boto3.
 
 ``put`` reads and hashes the stream one part at a time while the previous part uploads (memory:
-two parts). A small stream is one ``PutObject``; a larger one is a multipart upload that is
-aborted on any failure, so no partial object ever appears. S3 fixes an object's metadata when an
-upload starts, before the checksums are known, so a multipart object is created with the marker
-``x-amz-meta-eohub-pending`` and then given its ``md5`` and ``blake3`` by a server-side copy onto
-itself (a metadata-only operation on most servers). Until then every read treats the key as not
-stored. botocore errors are translated at this boundary into ``StorageError`` subclasses.
+two part buffers, reused from part to part). A small stream is one ``PutObject``; a larger one
+is a multipart upload that is aborted on any failure, so no partial object ever appears.
+
+Integrity of the bytes sent: a ``PutObject`` carries ``Content-MD5`` (the MD5 we compute anyway)
+and each part a CRC32 header (``x-amz-checksum-crc32``, the upload created with that algorithm);
+the server refuses a body that does not match, and answers a part with the CRC32 of what it
+received, which is compared with ours. These two bodies are not SHA-256 signed
+(``UNSIGNED-PAYLOAD``, as botocore does over TLS when a checksum is sent): the SigV4 payload
+hash costs more (0.84 CPU s/GB against 0.48 for CRC32) and SeaweedFS does not even check it, it
+stores a body altered after signing. A server that answers a part without its CRC32 has not
+computed it: that part is sent again with a signed payload, and so is every later part of this
+store. Every other request is signed as usual; against tampering use TLS (``https``).
+
+S3 fixes an object's metadata when an upload starts, before the checksums are known, so a
+multipart object is created with the marker ``x-amz-meta-eohub-pending`` and then given its
+``md5`` and ``blake3`` by a server-side copy onto itself (a metadata-only operation on most
+servers). Until then every read treats the key as not stored. botocore errors are translated
+at this boundary into ``StorageError`` subclasses.
 """
 
 from __future__ import annotations
@@ -14,6 +26,8 @@ from __future__ import annotations
 import base64
 import io
 import time
+import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -39,6 +53,8 @@ GiB = 1 << 30
 PENDING = "eohub-pending"
 _MAX_PARTS = 10_000
 _READ_CHUNK = MiB
+#: Parts uploading while the next one is read and hashed.
+_IN_FLIGHT = 1
 T = TypeVar("T")
 
 
@@ -74,26 +90,33 @@ class S3Store:
         self.part_size = part_size
         self.copy_limit = copy_limit
         self._where = f"bucket {bucket!r} at {endpoint_url or 'AWS S3'}"
-        config = Config(
-            s3={"addressing_style": "path"} if endpoint_url else {},
-            retries={"max_attempts": max_attempts, "mode": "standard"},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_pool_connections=16,
-            # The newer default (CRC trailers in aws-chunked bodies) is not understood by every
-            # S3-compatible server; integrity is covered by Content-MD5 on single PUTs, the
-            # signed payload hash over plain HTTP, and TLS otherwise.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        self._client: Any = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            region_name=region,
-            config=config,
-        )
+        session = boto3.session.Session()
+
+        def client(**s3_options: Any) -> Any:
+            config = Config(
+                s3={"addressing_style": "path", **s3_options} if endpoint_url else s3_options,
+                retries={"max_attempts": max_attempts, "mode": "standard"},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_pool_connections=16,
+                # The newer default (CRC trailers in aws-chunked bodies) is not understood by
+                # every S3-compatible server: the checksums are sent as plain headers instead.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            return session.client(
+                "s3",
+                endpoint_url=endpoint_url,
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                region_name=region,
+                config=config,
+            )
+
+        self._client: Any = client()
+        # Bodies with their own checksum header (see the module's docstring).
+        self._bulk: Any = client(payload_signing_enabled=False)
+        self._crc_checked = True  # False once the server answered a part without its CRC32
         if create_bucket:
             self._ensure_bucket(region)
 
@@ -146,13 +169,13 @@ class S3Store:
         """Store the stream under ``key`` with its MD5 and BLAKE3; atomic."""
         key = validate_key(key)
         with DualHasher() as hasher:
-            first = self._read_part(stream, hasher, key, 0, expected_size)
+            first = self._read_part(stream, hasher, key, 0, expected_size, None)
             if len(first) < self.part_size:
                 digests = self._check_size(hasher.digests(), key, expected_size)
                 self._call(
                     "storing",
                     key,
-                    self._client.put_object,
+                    self._bulk.put_object,
                     Key=self.prefix + key,
                     Body=first,
                     ContentMD5=base64.b64encode(bytes.fromhex(digests.md5)).decode(),
@@ -167,10 +190,20 @@ class S3Store:
         return self._stored(key, head)
 
     def _read_part(
-        self, stream: BinaryIO, hasher: DualHasher, key: str, done: int, expected: int | None
-    ) -> bytes | bytearray:
-        """Up to one part from the stream, read straight into its buffer and hashed."""
-        part = bytearray(self.part_size)
+        self,
+        stream: BinaryIO,
+        hasher: DualHasher,
+        key: str,
+        done: int,
+        expected: int | None,
+        buffer: bytearray | None,
+    ) -> bytearray:
+        """Up to one part from the stream, read straight into ``buffer`` and hashed.
+
+        Returns ``buffer`` (a new one when None) when the part is full, else a copy of the
+        bytes read, so that a short last part does not send the buffer's stale tail.
+        """
+        part = bytearray(self.part_size) if buffer is None else buffer
         view = memoryview(part)
         filled = 0
         while filled < self.part_size:
@@ -184,7 +217,7 @@ class S3Store:
                 )
             hasher.update(view[filled : filled + count])
             filled += count
-        return part if filled == self.part_size else bytes(view[:filled])
+        return part if filled == self.part_size else bytearray(view[:filled])
 
     @staticmethod
     def _check_size(digests: Digests, key: str, expected: int | None) -> Digests:
@@ -200,7 +233,7 @@ class S3Store:
         key: str,
         stream: BinaryIO,
         hasher: DualHasher,
-        first: bytes | bytearray,
+        first: bytearray,
         expected: int | None,
     ) -> Digests:
         full = self.prefix + key
@@ -211,6 +244,7 @@ class S3Store:
             Key=full,
             ContentType="application/octet-stream",
             Metadata={PENDING: "1"},
+            ChecksumAlgorithm="CRC32",  # AWS refuses part checksums of an upload without it
         )
         upload_id = str(created["UploadId"])
         try:
@@ -243,45 +277,68 @@ class S3Store:
         key: str,
         stream: BinaryIO,
         hasher: DualHasher,
-        data: bytes | bytearray,
+        data: bytearray,
         upload_id: str,
         expected: int | None,
     ) -> list[dict[str, Any]]:
-        """Upload each part in a helper thread while the next one is read and hashed."""
+        """Upload parts in helper threads while the next one is read and hashed.
+
+        A part's buffer is filled again only once its upload has returned (botocore's retries
+        included), so ``_IN_FLIGHT + 1`` buffers serve the whole object.
+        """
         parts: list[dict[str, Any]] = []
+        spares: list[bytearray] = []
         done = 0
-        # Leaving the executor waits for a part still in flight, so an abort comes after it.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eohub-s3-part") as uploader:
-            pending: Future[dict[str, Any]] | None = None
+        # Leaving the executor waits for parts still in flight, so an abort comes after them.
+        with ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="eohub-s3-part") as uploader:
+            in_flight: deque[tuple[Future[dict[str, Any]], bytearray]] = deque()
             while data:
-                number = len(parts) + (pending is not None) + 1
+                number = len(parts) + len(in_flight) + 1
                 if number > _MAX_PARTS:
                     raise StorageError(
                         f"{key!r} needs more than {_MAX_PARTS} parts of {self.part_size} "
                         "bytes; configure a larger S3 part size"
                     )
-                if pending is not None:
-                    parts.append(pending.result())
-                pending = uploader.submit(self._upload_part, key, upload_id, number, data)
+                if len(in_flight) >= _IN_FLIGHT:
+                    finished, buffer = in_flight.popleft()
+                    parts.append(finished.result())
+                    spares.append(buffer)
+                upload = uploader.submit(self._upload_part, key, upload_id, number, data)
+                in_flight.append((upload, data))
                 done += len(data)
-                data = self._read_part(stream, hasher, key, done, expected)
-            if pending is not None:
-                parts.append(pending.result())
+                if len(data) < self.part_size:
+                    break
+                spare = spares.pop() if spares else None
+                data = self._read_part(stream, hasher, key, done, expected, spare)
+            parts.extend(upload.result() for upload, _ in in_flight)
         return parts
 
     def _upload_part(
-        self, key: str, upload_id: str, number: int, data: bytes | bytearray
+        self, key: str, upload_id: str, number: int, data: bytearray
     ) -> dict[str, Any]:
-        answer = self._call(
-            f"uploading part {number} of",
-            key,
-            self._client.upload_part,
-            Key=self.prefix + key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=data,
-        )
-        return {"PartNumber": number, "ETag": answer["ETag"]}
+        """One part with its CRC32; sent again signed if the server did not answer with it."""
+        crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+        action = f"uploading part {number} of"
+        options = {
+            "Key": self.prefix + key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+            "Body": data,
+            "ChecksumCRC32": crc,
+        }
+        if self._crc_checked:
+            answer = self._call(action, key, self._bulk.upload_part, **options)
+            echoed = answer.get("ChecksumCRC32")  # of the bytes the server received
+            if echoed == crc:
+                return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": crc}
+            if echoed is not None:
+                raise StorageBackendError(
+                    f"{action} {key!r} failed: {self._where} computed CRC32 {echoed} for the "
+                    f"part, not {crc}; nothing stored"
+                )
+            self._crc_checked = False
+        answer = self._call(action, key, self._client.upload_part, **options)
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": crc}
 
     def _set_checksums(self, key: str, digests: Digests, etag: str) -> None:
         """Replace the pending marker by the checksums: a server-side copy onto itself."""
