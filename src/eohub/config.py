@@ -239,6 +239,22 @@ class RetrievalSettings(BaseModel):
     )
 
 
+class SyncSettings(BaseModel):
+    """Synchronisers (mirroring: see docs/mirroring.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    downloads: Path | None = Field(
+        default=None,
+        description="folder of copy synchronisers' partial downloads (default "
+        "<data_dir>/sync-downloads); on the archive's file system a complete download is "
+        "moved into the archive, not copied",
+    )
+    stale_download_hours: float = Field(
+        default=72, gt=0, description="eohub fsck --repair removes partial downloads older"
+    )
+
+
 class PortalSettings(BaseModel):
     """The web portal at ``/``."""
 
@@ -281,6 +297,7 @@ class Settings(BaseSettings):
     portal: PortalSettings = Field(default_factory=PortalSettings)
     subscriptions: SubscriptionSettings = Field(default_factory=SubscriptionSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -318,6 +335,11 @@ class Settings(BaseSettings):
     def archive_path(self) -> Path:
         """The local archive folder."""
         return self.storage.path or self.data_dir / "archive"
+
+    @property
+    def downloads_path(self) -> Path:
+        """The copy synchronisers' partial downloads (a folder per synchroniser)."""
+        return self.sync.downloads or self.data_dir / "sync-downloads"
 
     def public_dict(self) -> dict[str, Any]:
         """Settings as plain data with secrets masked (for ``eohub config show``)."""

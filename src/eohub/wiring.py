@@ -19,8 +19,9 @@ from eohub.config import Settings
 from eohub.errors import Conflict
 from eohub.ingest.pipeline import Ingestor
 from eohub.mail import Mailer
+from eohub.model.documents import DocumentKind
 from eohub.model.user import Quota
-from eohub.protocols.csc.entities import PRODUCT_DOCUMENT
+from eohub.protocols.csc.entities import S3Paths, product_document_kind
 from eohub.protocols.csc.filter import parse_filter
 from eohub.storage.ports import ObjectStore
 from eohub.subscriptions import Limits, Subscriptions
@@ -39,9 +40,19 @@ from eohub.workspace.store import SqlWorkspaceStore
 log = logging.getLogger("eohub")
 
 
-# Product documents the catalogue keeps rendered (see eohub.model.documents): the CDSE
-# OData entity, which harvests read by the million.
-DOCUMENTS = (PRODUCT_DOCUMENT,)
+def s3_paths(settings: Settings) -> S3Paths | None:
+    """Where archive objects are in S3 (the CDSE ``S3Path``), None with the local folder."""
+    conf = settings.storage
+    if conf.backend != "s3" or not conf.s3_bucket:
+        return None
+    prefix = conf.s3_prefix.strip("/")
+    return S3Paths(conf.s3_bucket, prefix + "/" if prefix else "")
+
+
+def documents(settings: Settings) -> tuple[DocumentKind, ...]:
+    """Product documents the catalogue keeps rendered (see eohub.model.documents): the CDSE
+    OData entity, which harvests read by the million (with the archive's S3Path in it)."""
+    return (product_document_kind(s3_paths(settings)),)
 
 
 def build_catalogue_backend(settings: Settings) -> CatalogueBackend:
@@ -52,14 +63,14 @@ def build_catalogue_backend(settings: Settings) -> CatalogueBackend:
         return PostgisCatalogue(
             settings.catalogue.dsn.get_secret_value(),
             pool_size=settings.catalogue.pool_size,
-            documents=DOCUMENTS,
+            documents=documents(settings),
         )
     from eohub.catalogue.sqlite import SQLiteCatalogue
 
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteCatalogue(
-        path, read_connections=settings.catalogue.read_connections, documents=DOCUMENTS
+        path, read_connections=settings.catalogue.read_connections, documents=documents(settings)
     )
 
 
@@ -204,6 +215,7 @@ def build_worker(
     pusher = Pusher(
         subscriptions,
         f"{portal_url(settings)}/catalogue/odata/v1",
+        s3=s3_paths(settings),
         attempts=conf.push_attempts,
         backoff_s=conf.push_backoff_s,
         timeout_s=conf.push_timeout_s,
@@ -373,4 +385,4 @@ def build_sync(hub: Hub, *, migrate: bool = True) -> SyncService:
     store = SqlSyncStore(account_store.connect, account_store.dialect)
     if migrate:
         store.migrate()
-    return SyncService(store, hub.catalogue, hub.store)
+    return SyncService(store, hub.catalogue, hub.store, downloads=hub.settings.downloads_path)

@@ -4,6 +4,7 @@ JSON shapes, keyset paging through a few hundred products, downloads, and bad in
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -86,6 +87,7 @@ def test_product_entity_has_cdse_shape(served: Served) -> None:
     assert body["Checksum"][0]["Value"] == product.checksum("MD5")
     assert DATETIME.match(body["Checksum"][0]["ChecksumDate"])
     assert body["Online"] is True
+    assert body["S3Path"] is None  # the local-folder archive has no S3 path
     expanded = served.get(f"Products({product.id})?$expand=Attributes&$expand=Assets").json()
     assert expanded["@odata.context"] == "$metadata#Products(Attributes(),Assets())/$entity"
     names = {a["Name"]: a for a in expanded["Attributes"]}
@@ -249,6 +251,41 @@ def test_deleted_products(served: Served) -> None:
     assert served.get(f"Products({one.id})").status_code == 404
 
 
+def test_deleted_products_by_content_date_and_attributes(served: Served) -> None:
+    def ids(flt: str) -> set[str]:
+        answer = served.get("DeletedProducts", params={"$filter": flt, "$top": "100"})
+        assert answer.status_code == 200, answer.text
+        return {e["Id"] for e in answer.json()["value"]}
+
+    def stamp(value: Any) -> str:
+        return str(value.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+    gone = sorted(served.deleted, key=lambda p: p.sensing.start)
+    every = {str(p.id) for p in gone}
+    first, last = gone[0], gone[-1]
+    assert first.sensing.start < last.sensing.start
+    assert ids(f"ContentDate/Start gt {stamp(first.sensing.start)}") == every - {str(first.id)}
+    assert ids(f"ContentDate/Start eq {stamp(first.sensing.start)}") == {str(first.id)}
+    assert ids(f"ContentDate/End le {stamp(last.sensing.end)}") == every
+    window = (f"ContentDate/Start ge {stamp(first.sensing.start)} and "
+              f"ContentDate/End lt {stamp(last.sensing.end)}")  # fmt: skip
+    assert ids(window) == every - {str(last.id)}
+    assert ids(f"not (ContentDate/Start ne {stamp(last.sensing.start)})") == {str(last.id)}
+    one = gone[1]
+    orbit = ("Attributes/OData.CSC.IntegerAttribute/any(att:att/Name eq 'orbitNumber' and "
+             f"att/OData.CSC.IntegerAttribute/Value eq {one.orbit_number})")  # fmt: skip
+    assert str(one.id) in ids(orbit)
+    typed = ("Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
+             f"att/OData.CSC.StringAttribute/Value eq '{one.product_type}')")  # fmt: skip
+    same_type = {str(p.id) for p in gone if p.product_type == one.product_type}
+    assert ids(typed) == same_type
+    assert ids(f"{typed} and DeletionCause eq 'Obsolete product or Other'") == same_type
+    assert ids(f"{typed} and DeletionCause eq 'Other'") == set()
+    either = f"({typed}) or ContentDate/Start eq {stamp(first.sensing.start)}"
+    assert ids(either) == same_type | {str(first.id)}
+    assert ids(f"not ({typed})") == every - same_type
+
+
 def test_deleted_products_by_cause_and_collection(served: Served) -> None:
     def ids(flt: str) -> set[str]:
         answer = served.get("DeletedProducts", params={"$filter": flt, "$top": "100"})
@@ -299,13 +336,17 @@ def test_nodes_browse_and_download_files(served: Served) -> None:
     product = served.data.by_collection("SENTINEL-2")
     roots = served.get(f"Products({product.id})/Nodes").json()["result"]
     assert [n["Name"] for n in roots] == [product.filename]
-    assert set(roots[0]) == {"Id", "Name", "ContentLength", "ChildrenNumber", "Nodes"}
+    assert set(roots[0]) == {"Id", "Name", "ContentLength", "ChildrenNumber", "Checksum", "Nodes"}
+    assert roots[0]["Checksum"] == []  # a folder
     children = requests.get(roots[0]["Nodes"]["uri"], auth=DOWNLOADER, timeout=30).json()
     names = [n["Name"] for n in children["result"]]
     assert "manifest.safe" in names and len(names) == roots[0]["ChildrenNumber"]
     manifest = served.get(f"Products({product.id})/Nodes({product.filename})/"
                           f"Nodes(manifest.safe)/$value")  # fmt: skip
     assert manifest.status_code == 200 and manifest.content.startswith(b"<?xml")
+    [listed] = [n for n in children["result"] if n["Name"] == "manifest.safe"]
+    md5 = hashlib.md5(manifest.content).hexdigest()
+    assert [(c["Algorithm"], c["Value"]) for c in listed["Checksum"]][0] == ("MD5", md5)
     leaf = served.get(f"Products({product.id})/Nodes({product.filename})/Nodes(manifest.safe)"
                       "/Nodes")  # fmt: skip
     assert leaf.json() == {"result": []}
@@ -356,8 +397,23 @@ BAD_INPUT = [
     ),  # fmt: skip
     ("Products?$filter=" + "(" * 300 + "Online" + ")" * 300, 422, "value_error", "$filter"),
     ("Products?$filter=" + " or ".join(["Online"] * 2000), 422, "value_error", "$filter"),
+    ("DeletedProducts?$filter=ContentDate/Start gt 'yesterday'", 422, "value_error", "$filter"),
+    ("DeletedProducts?$filter=Online eq true", 422, "value_error", "$filter"),
     (
-        "DeletedProducts?$filter=ContentDate/Start gt 2020-01-01T00:00:00Z",
+        "DeletedProducts?$filter=ContentDate/Start gt 2020-01-01T00:00:00Z or DeletionCause eq 'x'",
+        422,
+        "value_error",
+        "$filter",
+    ),
+    (
+        "DeletedProducts?$filter=Attributes/OData.CSC.StringAttribute/any(a:a/Name eq 'bogus' "
+        "and a/Value eq 'x')",
+        422,
+        "value_error",
+        "$filter",
+    ),  # fmt: skip
+    (
+        "DeletedProducts?$filter=OData.CSC.Intersects(area=geography'SRID=4326;POINT(1 2)')",
         422,
         "value_error",
         "$filter",

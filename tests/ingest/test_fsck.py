@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def test_orphans_and_missing_bytes_are_reported_then_repaired(
     clean = run_cli(data, "fsck")
     assert clean.returncode == 0, clean.stdout
     assert "orphan objects found: 0" in clean.stdout
+    assert "zipped products without file checksums: 0" in clean.stdout
 
     hub = open_hub(data)
     try:
@@ -111,3 +113,35 @@ def test_fsck_of_an_empty_hub(tmp_path: Path) -> None:
     done = run_cli(tmp_path / "data", "fsck")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("0 products, 0 archived objects")
+
+
+def test_file_checksums_missing_are_counted_then_computed(
+    tmp_path: Path, mission_products: Products
+) -> None:
+    """Products ingested before file checksums existed: counted (not a disagreement of
+    catalogue and archive), then computed from the archive with repair."""
+    data = tmp_path / "data"
+    inputs = [mission_products[("SENTINEL-1", "zip")], mission_products[("SENTINEL-3", "folder")]]
+    assert run_cli(data, "ingest", *inputs).returncode == 0
+    hub = open_hub(data)
+    try:
+        products = all_products(hub.catalogue)
+        expected = {p.id: hub.catalogue.files(p) for p in products}
+        assert len(expected) == 2 and all(expected.values())
+        with sqlite3.connect(hub.settings.sqlite_path) as conn:
+            conn.execute("DELETE FROM product_files")
+    finally:
+        hub.close()
+    found = run_cli(data, "fsck")
+    assert found.returncode == 0, found.stdout
+    assert "zipped products without file checksums: 2" in found.stdout
+    repaired = run_cli(data, "fsck", "--repair")
+    assert "file checksums stored: 2" in repaired.stdout, repaired.stdout
+    assert "zipped products without file checksums: 0" in run_cli(data, "fsck").stdout
+    hub = open_hub(data)
+    try:
+        for product in all_products(hub.catalogue):
+            again = hub.catalogue.files(product)
+            assert again is not None and again.files == expected[product.id].files  # type: ignore[union-attr]
+    finally:
+        hub.close()

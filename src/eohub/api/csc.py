@@ -36,7 +36,7 @@ from eohub.protocols.csc.service import CscService
 from eohub.protocols.dhus.odata_v1.errors import ODataError
 from eohub.protocols.dhus.odata_v1.service import MediaResult
 from eohub.storage.errors import StorageError
-from eohub.wiring import Hub
+from eohub.wiring import Hub, s3_paths
 
 log = logging.getLogger("eohub.api.csc")
 
@@ -144,7 +144,13 @@ def _options(request: Request, deleted: bool = False) -> Options:
 def _service(request: Request) -> CscService:
     hub = _hub(request)
     dates = hub.evictor.calendar if hub.evictor is not None else None
-    return CscService(hub.catalogue, hub.store, service_root(request), eviction_dates=dates)
+    return CscService(
+        hub.catalogue,
+        hub.store,
+        service_root(request),
+        eviction_dates=dates,
+        s3=s3_paths(hub.settings),
+    )
 
 
 def _json(body: object) -> Response:

@@ -34,7 +34,7 @@ from eohub.subscriptions import (
     SubscriptionStatus,
     render,
 )
-from eohub.wiring import Hub
+from eohub.wiring import Hub, s3_paths
 
 log = logging.getLogger("eohub.api.subscriptions")
 
@@ -311,7 +311,8 @@ async def _read(request: Request) -> Response:
             )
         notes = await _run(service.read, owner, sub_id, top)
         root = service_root(request)
-        return JSONResponse([render.notification(n, sub_id, root) for n in notes])
+        s3 = s3_paths(_hub(request).settings)
+        return JSONResponse([render.notification(n, sub_id, root, s3) for n in notes])
     except (HubError, _Invalid) as exc:
         return _error(request, exc)
 

@@ -260,7 +260,7 @@ def _find_item(hub: Hub, collection_id: str, item_id: str, urls: items.Urls) -> 
     if not page.items:
         raise NotFound(f"Item '{item_id}' not found in collection '{collection_id}'")
     product = page.items[0]
-    files = product_files(product, hub.store.open_file)
+    files = product_files(product, hub.store.open_file, hub.catalogue.files(product))
     return items.render_item(product, urls, files=files)
 
 

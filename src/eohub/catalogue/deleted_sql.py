@@ -1,8 +1,9 @@
 """SQL of the ``deleted_products`` table, shared by both backends through a small dialect.
 
-The table: ``id`` (unique), ``name``, ``deletion_date``, ``deletion_cause`` and ``product`` (the
-whole product as :mod:`eohub.catalogue.document` bytes). Statements bind every value; the
-dialect gives the placeholder, the text functions and how Ids and times are bound.
+The table: ``id`` (unique), ``name``, ``deletion_date``, ``deletion_cause``, ``product`` (the
+whole product as :mod:`eohub.catalogue.document` bytes) and ``search`` (its searchable values,
+see :mod:`eohub.catalogue.deleted_values`). Statements bind every value; the dialect gives the
+placeholder, the text functions and how Ids, times and searchable values are read.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from eohub.catalogue import deleted_values
 from eohub.catalogue.document import decode_product, encode_product
 from eohub.model.deleted import DeletedProduct
 from eohub.query.deleted import DeletedFilter, DeletedQuery, NameMode
 from eohub.query.query import CountMode, Page
+from eohub.query.tree import MATCH_ALL
 
 COLUMNS = "id, name, deletion_date, deletion_cause, product"
+_WRITTEN = f"{COLUMNS}, search"
 _SORT_COLUMNS = {"deletion_date": "deletion_date", "name": "name", "id": "id"}
 
 
@@ -29,7 +33,8 @@ class Dialect:
     ``modes`` maps each name match to a condition template on ``{col}`` and ``{p}`` (each
     ``{p}`` is one more bound copy of the text). ``collection`` is the expression of the
     product's collection, read from the stored product document (the table has no column of
-    its own for it, so such a condition scans the rows the other conditions leave).
+    its own for it, so such a condition scans the rows the other conditions leave); ``values``
+    reads the ``search`` column for conditions on the product as it was.
     """
 
     mark: str
@@ -39,6 +44,8 @@ class Dialect:
     bind_time: Callable[[datetime], Any]
     load_time: Callable[[Any], datetime]
     collection: str
+    values: deleted_values.ValueDialect
+    bind_search: Callable[[bytes], Any]
 
 
 @dataclass(frozen=True)
@@ -51,15 +58,16 @@ class Statement:
 
 def insert(dialect: Dialect, deleted: DeletedProduct, *, upsert: str) -> Statement:
     """Record a deletion; ``upsert`` is the dialect's clause replacing an earlier row."""
-    marks = ", ".join([dialect.mark] * 5)
+    marks = ", ".join([dialect.mark] * 6)
     return Statement(
-        f"INSERT INTO deleted_products ({COLUMNS}) VALUES ({marks}) {upsert}",
+        f"INSERT INTO deleted_products ({_WRITTEN}) VALUES ({marks}) {upsert}",
         [
             dialect.bind_id(deleted.id),
             deleted.name,
             dialect.bind_time(deleted.deletion_date),
             deleted.deletion_cause,
             encode_product(deleted.product),
+            dialect.bind_search(deleted_values.search_values(deleted.product)),
         ],
     )
 
@@ -84,6 +92,10 @@ def where(dialect: Dialect, flt: DeletedFilter) -> Statement:
             f"{dialect.collection} IN ({', '.join([dialect.mark] * len(flt.collections))})"
         )
         params += sorted(flt.collections)
+    if flt.product != MATCH_ALL:
+        text, more = deleted_values.condition(flt.product, dialect.values)
+        conds.append(text)
+        params += more
     for column, matches in (("name", flt.names), ("deletion_cause", flt.causes)):
         for match in matches:
             if column == "deletion_cause":

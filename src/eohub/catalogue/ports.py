@@ -9,6 +9,7 @@ from typing import Protocol
 
 from eohub.model.change import Change
 from eohub.model.deleted import DeletedProduct
+from eohub.model.files import FileManifest
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
 from eohub.query.query import Page, Query
@@ -58,6 +59,16 @@ class CatalogueBackend(Protocol):
 
     def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct | None:
         """The deletion record of one Id."""
+
+    def put_files(self, manifest: FileManifest) -> bool:
+        """Store the file checksums of a product's archive object, replacing earlier ones,
+        only while the product points to that object (``archive_key``); False otherwise."""
+
+    def get_files(self, product_id: uuid.UUID) -> FileManifest | None:
+        """The stored file checksums of a product (of whichever object they describe)."""
+
+    def files_keys(self, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The archive key each stored manifest of ``product_ids`` describes (none: absent)."""
 
     def changes(self, after: int, limit: int) -> list[Change]:
         """At most ``limit`` change-feed events with a sequence number above ``after``, oldest

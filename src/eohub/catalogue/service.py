@@ -13,6 +13,7 @@ from eohub.catalogue.ports import CatalogueBackend
 from eohub.errors import InvalidQuery, NotFound
 from eohub.model.change import Change
 from eohub.model.deleted import DeletedProduct, cause_problem
+from eohub.model.files import FileManifest
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
 from eohub.query.normalize import normalize_query
@@ -134,6 +135,18 @@ class Catalogue:
             if problem is not None:
                 raise InvalidQuery(problem, field="cause")
         return self.backend.delete(product_id, cause=cause, purge=purge, deletion_date=self.clock())
+
+    def store_files(self, manifest: FileManifest) -> bool:
+        """Keep the file checksums of a product's archive object; False when the product no
+        longer points to that object (deleted or replaced meanwhile)."""
+        return self.backend.put_files(manifest)
+
+    def files(self, product: Product) -> FileManifest | None:
+        """The file checksums of the object the product points to, when they are known."""
+        if product.archive_key is None:
+            return None
+        found = self.backend.get_files(product.id)
+        return found if found is not None and found.describes(product.archive_key) else None
 
     def changes(self, after: int = 0, limit: int = 1000) -> list[Change]:
         """At most ``limit`` change-feed events after sequence number ``after``, oldest first

@@ -234,9 +234,13 @@ def fsck(ctx: click.Context, repair: bool) -> None:
     from eohub.maintenance.fsck import fsck as run_fsck
     from eohub.wiring import build_hub
 
-    hub = build_hub(_settings(ctx))
+    settings = _settings(ctx)
+    hub = build_hub(settings)
     try:
-        report = run_fsck(hub.catalogue, hub.store, repair=repair)
+        report = run_fsck(
+            hub.catalogue, hub.store, repair=repair, downloads=settings.downloads_path,
+            stale_after=settings.sync.stale_download_hours * 3600,
+        )  # fmt: skip
     finally:
         hub.close()
     verb = "removed" if repair else "found"
@@ -248,9 +252,17 @@ def fsck(ctx: click.Context, repair: bool) -> None:
     click.echo(f"products with missing bytes{marked}: {len(report.missing)}")
     for pid in report.missing[:20]:
         click.echo(f"  {pid}")
+    click.echo(
+        f"stale partial downloads {verb}: {len(report.stale_downloads)} "
+        f"({report.stale_download_bytes} bytes)"
+    )
+    click.echo(f"zipped products without file checksums: {report.files.missing}")
     if repair:
         click.echo(f"partial uploads removed: {report.partials_removed}")
         click.echo(f"product documents stored: {report.documents_stored}")
+        click.echo(f"file checksums stored: {report.files.stored}")
+        for pid in report.files.failed[:20]:
+            click.echo(f"  unreadable: {pid}")
     if not report.clean and not repair:
         sys.exit(1)
 

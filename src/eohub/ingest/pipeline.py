@@ -5,7 +5,8 @@ Order of work, so that a crash at any point leaves no half product:
 2. stream the product into the archive under a fresh key (the store commits atomically);
 3. store the quicklook and thumbnail next to it;
 4. write the catalogue row in one transaction — from here on the product exists;
-5. only then remove the bytes of a product this one replaced.
+5. record the checksums of the files inside the product (see below);
+6. only then remove the bytes of a product this one replaced.
 A crash between 2 and 4 leaves bytes that no catalogue row points to: ``eohub fsck --repair``
 removes them, and re-running the ingest completes the job.
 
@@ -15,6 +16,12 @@ generation date is later than the catalogued one (a newer reprocessing of the sa
 then it replaces the old one, keeping its Id, publication and ingestion dates. A catalogued
 product without bytes here (marked offline by ``fsck --repair``) is replaced the same way, so
 ingesting it again brings it back online.
+
+File checksums (MD5 and BLAKE3 of each file inside a zipped product, shown by the CDSE
+``Nodes`` and the STAC file assets) are computed from bytes that flow anyway (see
+``packaging``) and stored in the catalogue after the product row, for the product's archive
+object. A crash or a catalogue failure in between leaves a product without them, which shows
+no file checksums (never wrong ones) until ``eohub fsck --repair`` computes them.
 """
 
 from __future__ import annotations
@@ -34,11 +41,17 @@ from pathlib import Path
 from eohub.catalogue.service import Catalogue
 from eohub.errors import CatalogueUnavailable, HubError
 from eohub.ingest.errors import RejectedProduct
-from eohub.ingest.packaging import archive_filename, folder_is_product, product_stream
+from eohub.ingest.packaging import (
+    archive_filename,
+    folder_is_product,
+    input_file_digests,
+    product_stream,
+)
 from eohub.ingest.quicklook import product_previews
 from eohub.ingest.readers import read_product
 from eohub.ingest.readers.base import ProductMetadata
 from eohub.ingest.source import ProductSource
+from eohub.model.files import FileDigest, FileManifest
 from eohub.model.product import Checksum, Product, product_id_for
 from eohub.storage.errors import StorageError
 from eohub.storage.ports import ObjectStore, product_key
@@ -172,12 +185,13 @@ class Ingestor:
         existing = self.catalogue.backend.find_by_name(meta.name)
         if existing is not None and _has_bytes(existing) and not _is_newer(meta, existing):
             return IngestResult(path, Outcome.DUPLICATE, product=existing)
-        product = self._store(source, meta, existing)
+        product, files = self._store(source, meta, existing)
         try:
             self.catalogue.upsert([product])
         except BaseException:
             self._forget(product)  # the row was not written: its bytes must not linger
             raise
+        self._record_files(files)
         if existing is not None:
             self._forget(existing)
             return IngestResult(path, Outcome.REPLACED, product=product)
@@ -185,13 +199,17 @@ class Ingestor:
 
     def _store(
         self, source: ProductSource, meta: ProductMetadata, existing: Product | None
-    ) -> Product:
+    ) -> tuple[Product, FileManifest | None]:
         now = self.clock()
         product_id = existing.id if existing else product_id_for(meta.name)
         folder = product_key(product_id, now.strftime("%Y%m%dT%H%M%S%f"))
         key = f"{folder}/{archive_filename(source, meta.name)}"
-        with product_stream(source) as stream:
+        digests = input_file_digests(source)  # a zip: read once more before anything is stored
+        with product_stream(source, digests) as stream:  # a folder: its files hashed as zipped
             stored = self.store.put(key, stream)
+        files = None
+        if source.kind != "file":
+            files = FileManifest(product_id, key, now, tuple(sorted(digests, key=_path)))
         keys: dict[str, str | None] = {"quicklook_key": None, "thumbnail_key": None}
         try:
             previews = product_previews(source, meta.quicklook_member)
@@ -212,7 +230,17 @@ class Ingestor:
             size=stored.size,
             checksums=[Checksum("MD5", stored.md5, now), Checksum("BLAKE3", stored.blake3, now)],
         )
-        return product.evolve(modification_date=now, archive_key=key, **keys)
+        return product.evolve(modification_date=now, archive_key=key, **keys), files
+
+    def _record_files(self, files: FileManifest | None) -> None:
+        """Store the file checksums of a product just catalogued; a failure leaves it without
+        them (``eohub fsck --repair`` computes them), never fails the ingest."""
+        if files is None:
+            return
+        try:
+            self.catalogue.store_files(files)
+        except HubError as exc:
+            log.warning("file checksums of %s not stored: %s", files.product_id, exc)
 
     def _put_small(self, key: str, data: bytes) -> str:
         self.store.put(key, io.BytesIO(data), expected_size=len(data))
@@ -275,6 +303,10 @@ class Ingestor:
                 while pending:
                     report(pending.popleft().result())
         return summary
+
+
+def _path(digest: FileDigest) -> str:
+    return digest.path
 
 
 def _is_newer(meta: ProductMetadata, existing: Product) -> bool:

@@ -1,11 +1,13 @@
 """Queries over deleted products: a small filter (Ids, name matches, deletion cause matches,
-collections, a deletion time window), an order on the deletion date or the name with the Id as
-tie-break, and a page window.
+collections, a deletion time window, and conditions on the product as it was), an order on the
+deletion date or the name with the Id as tie-break, and a page window.
 
 Deleted products keep the fields of their own table (plus the collection, read from the stored
-product), so they have this model rather than the product query tree. :func:`select_deleted`
-is the reference semantics every backend keeps: names and causes compare by code point,
-``ignore_case`` folds ASCII letters only (as ``query.evaluate``).
+product), so they have this model rather than the product query tree; only ``product``, a tree
+of comparisons, null tests and patterns on the product's own fields and attributes (sensing
+times, CDSE attribute conditions) joined with and/or/not, is evaluated as the product query
+tree is. :func:`select_deleted` is the reference semantics every backend keeps: names and
+causes compare by code point, ``ignore_case`` folds ASCII letters only (as ``query.evaluate``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,22 @@ from typing import Any
 from eohub.errors import InvalidQuery
 from eohub.model.deleted import DeletedProduct
 from eohub.model.product import utc
-from eohub.query.evaluate import fold
+from eohub.query.evaluate import fold, matches
+from eohub.query.fields import FIELDS, FieldType
 from eohub.query.query import ID_TIEBREAK, MAX_LIMIT, CountMode, Cursor, Page, SortKey
-from eohub.query.tree import Value
+from eohub.query.tree import (
+    MATCH_ALL,
+    MATCH_NONE,
+    And,
+    Compare,
+    IsNull,
+    Like,
+    Node,
+    Not,
+    Or,
+    Value,
+    and_,
+)
 
 DELETED_SORT_FIELDS = ("deletion_date", "name")
 DEFAULT_DELETED_SORT = (SortKey("deletion_date"),)
@@ -31,6 +46,7 @@ MAX_IDS = 1000
 MAX_NAME_MATCHES = 20
 MAX_NAME_TEXT = 1000
 MAX_DELETED_OFFSET = 2**62
+MAX_PRODUCT_NODES = 1000
 
 
 class NameMode(StrEnum):
@@ -81,8 +97,9 @@ class NameMatch:
 class DeletedFilter:
     """Conditions that all hold: Id among ``ids`` (None: any), every name match, every match
     of the deletion cause (a product deleted without a cause matches none), the collection
-    among ``collections`` (None: any) and ``deleted_from <= deletion date < deleted_until``
-    (None: unbounded)."""
+    among ``collections`` (None: any), ``deleted_from <= deletion date < deleted_until``
+    (None: unbounded) and ``product`` on the product as it was (see
+    :func:`check_product_condition`)."""
 
     ids: frozenset[uuid.UUID] | None = None
     names: tuple[NameMatch, ...] = ()
@@ -90,8 +107,11 @@ class DeletedFilter:
     deleted_until: datetime | None = None
     causes: tuple[NameMatch, ...] = ()
     collections: frozenset[str] | None = None
+    product: Node = MATCH_ALL
 
     def __post_init__(self) -> None:
+        if self.product != MATCH_ALL:
+            check_product_condition(self.product)
         if self.ids is not None and len(self.ids) > MAX_IDS:
             raise InvalidQuery(f"a query names at most {MAX_IDS} Ids")
         if self.collections is not None and len(self.collections) > MAX_IDS:
@@ -110,6 +130,8 @@ class DeletedFilter:
             return True
         if self.collections is not None and not self.collections:
             return True
+        if self.product == MATCH_NONE:
+            return True
         low, high = self.deleted_from, self.deleted_until
         return low is not None and high is not None and low >= high
 
@@ -126,7 +148,9 @@ class DeletedFilter:
         cause = deleted.deletion_cause
         if self.causes and (cause is None or not all(m.matches(cause) for m in self.causes)):
             return False
-        return all(m.matches(deleted.name) for m in self.names)
+        if not all(m.matches(deleted.name) for m in self.names):
+            return False
+        return self.product == MATCH_ALL or matches(self.product, deleted.product)
 
     def narrow(self, other: DeletedFilter) -> DeletedFilter:
         """The conjunction of this filter and ``other``."""
@@ -145,7 +169,38 @@ class DeletedFilter:
             deleted_until=min(highs) if highs else None,
             causes=(*self.causes, *other.causes),
             collections=collections,
+            product=and_(self.product, other.product),
         )
+
+
+def check_product_condition(node: Node) -> None:
+    """Refuse a product condition deleted products cannot answer (InvalidQuery): it may hold
+    And, Or, Not, Compare, IsNull and Like on scalar fields and attributes, at most
+    MAX_PRODUCT_NODES nodes."""
+    stack = [node]
+    seen = 0
+    while stack:
+        seen += 1
+        if seen > MAX_PRODUCT_NODES:
+            raise InvalidQuery(f"a deleted-products filter has at most {MAX_PRODUCT_NODES} terms")
+        item = stack.pop()
+        if isinstance(item, And | Or):
+            stack.extend(item.items)
+        elif isinstance(item, Not):
+            stack.append(item.item)
+        elif isinstance(item, Compare | IsNull | Like):
+            if FIELDS.get(item.field).type in (FieldType.GEOMETRY, FieldType.UUID):
+                raise InvalidQuery(f"deleted products cannot be searched by {item.field}")
+            text = item.pattern if isinstance(item, Like) else getattr(item, "value", None)
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidQuery("query text is not valid Unicode (lone surrogate)") from None
+        else:
+            raise InvalidQuery(
+                f"deleted products cannot be searched with {type(item).__name__} conditions"
+            )
 
 
 def sort_value(deleted: DeletedProduct, name: str) -> Value:

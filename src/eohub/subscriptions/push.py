@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from eohub.protocols.csc.entities import S3Paths
 from eohub.subscriptions import render
 from eohub.subscriptions.model import Subscription
 from eohub.subscriptions.service import Subscriptions
@@ -42,7 +43,8 @@ def _never_stop(seconds: float) -> bool:
 class Pusher:
     """Delivers push subscriptions' notifications; ``run_once`` is one round over them all.
 
-    ``root`` is the OData service root in the payloads' links; ``wait(seconds)`` sleeps
+    ``root`` is the OData service root in the payloads' links, ``s3`` the archive's bucket
+    (their S3Path); ``wait(seconds)`` sleeps
     between tries and returns True when the hub is stopping (then delivery stops at once).
     """
 
@@ -51,6 +53,7 @@ class Pusher:
         subscriptions: Subscriptions,
         root: str,
         *,
+        s3: S3Paths | None = None,
         attempts: int = 5,
         backoff_s: float = 1.0,
         timeout_s: float = 10.0,
@@ -59,6 +62,7 @@ class Pusher:
     ) -> None:
         self.subscriptions = subscriptions
         self.root = root
+        self.s3 = s3
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
@@ -97,7 +101,7 @@ class Pusher:
         store = self.subscriptions.store
         sent = 0
         for note in self.subscriptions.pending(sub, BATCH):
-            if not self._post(sub, render.notification(note, sub.id, self.root)):
+            if not self._post(sub, render.notification(note, sub.id, self.root, self.s3)):
                 failures = self._resting.get(sub.id, (0, self._clock()))[0] + 1
                 rest = min(self.backoff_s * 2 ** (self.attempts + failures - 1), MAX_ROUND_WAIT_S)
                 self._resting[sub.id] = (

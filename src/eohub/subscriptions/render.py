@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from eohub.protocols.csc.attributes import format_datetime
-from eohub.protocols.csc.entities import deleted_entity, product_entity
+from eohub.protocols.csc.entities import S3Paths, deleted_entity, product_entity
 from eohub.subscriptions.model import Notification, Subscription
 
 SUBSCRIPTION_CONTEXT = "$metadata#OData.CSC.Subscription"
@@ -38,10 +38,13 @@ def subscription_entity(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def notification(note: Notification, sub_id: uuid.UUID, root: str) -> dict[str, Any]:
-    """The CDSE notification envelope of one event; ``root`` is the OData service root URL."""
+def notification(
+    note: Notification, sub_id: uuid.UUID, root: str, s3: S3Paths | None = None
+) -> dict[str, Any]:
+    """The CDSE notification envelope of one event; ``root`` is the OData service root URL,
+    ``s3`` the archive's bucket (the entities' S3Path; None with the local folder)."""
     if note.product is not None:
-        value = product_entity(note.product, root, _EXPAND)
+        value = product_entity(note.product, root, _EXPAND, s3=s3)
     else:
         assert note.deleted is not None  # a Notification has one or the other
         value = deleted_entity(note.deleted, root, ("Attributes",))

@@ -11,9 +11,12 @@ from catalogue_samples import make_product
 from eohub.model import Checksum
 from eohub.model.deleted import DeletedProduct
 from eohub.protocols.csc.entities import (
+    PRODUCT_DOCUMENT,
+    S3Paths,
     asset_product,
     context,
     deleted_entity,
+    product_document_kind,
     product_entity,
     quicklook_id,
 )
@@ -64,6 +67,30 @@ def test_product_entity_golden() -> None:
                        "S3Path": None}],
     }  # fmt: skip
     assert asset_product(asset) == product.id != asset
+
+
+def test_s3_paths_in_entities_and_stored_documents() -> None:
+    product = make_product(
+        "S2A_MSIL2A_S3",
+        archive_key="ab/cd/x/S2A_MSIL2A_S3.zip",
+        quicklook_key="ab/cd/x/quicklook.jpg",
+    )
+    s3 = S3Paths("eodata", "hub/")
+    entity = product_entity(product, ROOT, ("Assets", "Locations"), s3=s3)
+    assert entity["S3Path"] == "/eodata/hub/ab/cd/x/S2A_MSIL2A_S3.zip"
+    assert entity["Locations"][0]["S3Path"] == entity["S3Path"]
+    assert entity["Assets"][0]["S3Path"] == "/eodata/hub/ab/cd/x/quicklook.jpg"
+    kind = product_document_kind(s3)
+    assert orjson.loads(kind.render(product)) == product_entity(product, ROOT, s3=s3)
+    # Stored documents of another archive are outdated: another version, same table.
+    other = product_document_kind(S3Paths("eodata", "elsewhere/"))
+    versions = {PRODUCT_DOCUMENT.version, kind.version, other.version}
+    assert len(versions) == 3 and max(versions) < 2**31
+    assert product_document_kind(None) is PRODUCT_DOCUMENT
+    assert kind.name == other.name == PRODUCT_DOCUMENT.name
+    offline = product.evolve(online=False)
+    assert product_entity(offline, ROOT, s3=s3)["S3Path"] is None
+    assert deleted_entity(DeletedProduct(product, WHEN), ROOT)["S3Path"] is None
 
 
 def test_deleted_entity_and_contexts() -> None:

@@ -25,6 +25,7 @@ from eohub.catalogue.postgis import codec, documents
 from eohub.catalogue.postgis import deleted as deleted_table
 from eohub.catalogue.postgis.compiler import MAX_EXPANSION, storable_text, text_prefixes
 from eohub.catalogue.postgis.connection import Conn, Database
+from eohub.catalogue.postgis.files import FileManifests
 from eohub.catalogue.postgis.schema import apply_migrations
 from eohub.catalogue.postgis.statements import (
     Statement,
@@ -77,7 +78,7 @@ def _count(conn: Conn, statement: Statement) -> int:
     return int(str(row[0])) if row else 0
 
 
-class PostgisCatalogue:
+class PostgisCatalogue(FileManifests):
     """Catalogue backend on PostgreSQL + PostGIS (implements ``CatalogueBackend``).
 
     ``dsn`` is a libpq connection string or URI; ``pool_size`` caps the connections this
@@ -103,6 +104,7 @@ class PostgisCatalogue:
         After loading many products, also call :meth:`optimize`.
         """
         self._db.run(apply_migrations)
+        deleted_table.backfill_all(self._db)
         if self._kinds:
             self._db.run(lambda conn: documents.create(conn, self._kinds))
 

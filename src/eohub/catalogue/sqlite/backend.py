@@ -18,6 +18,7 @@ from eohub.catalogue.sqlite import changes as change_feed
 from eohub.catalogue.sqlite import codec, paging, rtree_page, schema, spatial_page
 from eohub.catalogue.sqlite import deleted as deleted_table
 from eohub.catalogue.sqlite import documents as stored_documents
+from eohub.catalogue.sqlite import files as stored_files
 from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
 from eohub.catalogue.sqlite.connections import Connections, translate
 from eohub.catalogue.sqlite.ordering import keyset, order_by
@@ -95,7 +96,7 @@ def _encode_chunk(
     return chunk
 
 
-class SQLiteCatalogue:
+class SQLiteCatalogue(stored_files.FileManifests):
     """The embedded catalogue: one SQLite file in WAL mode, a writer thread and a read pool.
 
     Implements :class:`eohub.catalogue.ports.CatalogueBackend`.
@@ -127,6 +128,7 @@ class SQLiteCatalogue:
 
         def run() -> None:
             self._db.write(lambda conn: schema.migrate(conn, str(self.path)), transaction=False)
+            deleted_table.backfill_all(self._db)
             if self._kinds:
                 self._db.write(lambda conn: stored_documents.create(conn, self._kinds))
 
@@ -279,6 +281,7 @@ class SQLiteCatalogue:
                 "SELECT pk, boxes FROM products WHERE id = ?", (str(product_id),)
             ).fetchone()
             _delete_rows(conn, [(pk, boxes)], self._kinds)
+            stored_files.forget(conn, product_id)
             change_feed.record(conn, [(ChangeEvent.DELETED, str(product_id), found.name)], when)
             return found
 

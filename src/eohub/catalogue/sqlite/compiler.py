@@ -101,6 +101,11 @@ def _glob(pattern: str) -> str:
     return "".join(out)
 
 
+def glob_pattern(pattern: str) -> str:
+    """A ``*``/``?``/backslash pattern as a GLOB pattern (for other modules' conditions)."""
+    return _glob(pattern)
+
+
 class _Compiler:
     """Compiles one filter (see :func:`compile_filter`)."""
 

@@ -25,6 +25,8 @@ Layout:
   (see ``deleted.py``).
 - ``changes``: the change feed, one row per product created, modified or deleted (see
   ``changes.py``).
+- ``product_files``: the checksums of the files inside each product's archive object (see
+  ``files.py``), kept across upserts and removed when the product is deleted.
 
 All indexes are BINARY (code point order, the reference semantics): a NOCASE index would cost
 several microseconds more per insert for each indexed column.
@@ -211,8 +213,29 @@ _V4: tuple[str, ...] = (
     "ingestion_date, id, product_type, cloud_cover, sensing_end, online)",
 )
 
+# Version 5: the checksums of the files inside each product (see ``files.py``): one row per
+# product Id naming the archive object it describes, the files as ``catalogue.files`` bytes.
+_V5: tuple[str, ...] = (
+    """
+    CREATE TABLE product_files (
+        id TEXT PRIMARY KEY NOT NULL,
+        archive_key TEXT NOT NULL,
+        computed_at INTEGER NOT NULL,
+        body BLOB NOT NULL
+    ) STRICT
+    """,
+)
+
+# Version 6: deleted products keep their searchable values (``search``, JSON, see
+# ``catalogue/deleted_values.py``) for ContentDate and attribute filters. Rows recorded before
+# get theirs from the stored product when the catalogue opens (the partial index finds them).
+_V6: tuple[str, ...] = (
+    "ALTER TABLE deleted_products ADD COLUMN search TEXT",
+    "CREATE INDEX deleted_products_unsearchable ON deleted_products(id) WHERE search IS NULL",
+)
+
 # Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 LATEST_VERSION = len(MIGRATIONS)
 
 

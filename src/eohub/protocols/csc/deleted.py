@@ -3,8 +3,11 @@
 Deleted products keep the columns of their own table, so the filter is a conjunction
 (``and``) of: ``Id eq <uuid>``; ``Name`` (the file name, with or without its extension) and
 ``DeletionCause`` with ``eq``, ``contains``, ``startswith``, ``endswith``; ``Collection/Name
-eq``; ``DeletionDate`` with ``eq gt ge lt le``. Other properties CDSE lists (ContentDate,
-attributes) are not searchable there yet: they are a clear 422, never an empty answer.
+eq``; ``DeletionDate`` with ``eq gt ge lt le``; and conditions on the product as it was:
+``ContentDate/Start`` and ``ContentDate/End`` with ``eq ne gt ge lt le`` and attribute lambdas
+(``Attributes/OData.CSC.<Type>Attribute/any(...)``), read as Products reads them and joined
+among themselves with ``and``, ``or``, ``not``. Anything else is a clear 422, never an empty
+answer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ import uuid
 from datetime import datetime, timedelta
 
 from eohub.errors import InvalidQuery
-from eohub.protocols.dhus.odata_v1.filter_parser import Binary, Call, Expr, Literal, Member
+from eohub.protocols.csc.filter import translate_condition
+from eohub.protocols.dhus.odata_v1.filter_parser import (
+    Binary,
+    Call,
+    Expr,
+    Lambda,
+    Literal,
+    Member,
+    Unary,
+)
 from eohub.protocols.dhus.odata_v1.filter_parser import parse_filter as parse_expr
 from eohub.query.deleted import DeletedFilter, NameMatch, NameMode
 
@@ -28,7 +40,10 @@ _FUNCTIONS = {
 # The catalogue keeps a deleted product's identifier without extension; CDSE names carry it.
 _EXTENSION = re.compile(r"\.(SAFE|SEN3|nc|zip|SAFE\.zip|SEN3\.zip)$", re.IGNORECASE)
 SUPPORTED = ("Id eq, Name and DeletionCause eq/contains/startswith/endswith, Collection/Name "
-             "eq, DeletionDate eq/gt/ge/lt/le")  # fmt: skip
+             "eq, DeletionDate eq/gt/ge/lt/le, ContentDate/Start and ContentDate/End "
+             "eq/ne/gt/ge/lt/le, Attributes/OData.CSC.<Type>Attribute/any(...)")  # fmt: skip
+_CONTENT_DATES = ("ContentDate/Start", "ContentDate/End")
+_COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
 
 
 def _error(message: str) -> InvalidQuery:
@@ -45,7 +60,24 @@ def parse_deleted_filter(text: str | None) -> DeletedFilter:
     return _translate(parse_expr(text, csc=True))
 
 
+def _on_product(expr: Expr) -> bool:
+    """True for a condition on the product as it was (content dates, attribute lambdas, and
+    and/or/not of those)."""
+    if isinstance(expr, Lambda):
+        return True
+    if isinstance(expr, Unary) and expr.op == "not":
+        return _on_product(expr.operand)
+    if isinstance(expr, Binary) and expr.op in ("and", "or"):
+        return _on_product(expr.left) and _on_product(expr.right)
+    if isinstance(expr, Binary) and expr.op in _COMPARISONS:
+        sides = (expr.left, expr.right)
+        return any(isinstance(s, Member) and s.name in _CONTENT_DATES for s in sides)
+    return False
+
+
 def _translate(expr: Expr) -> DeletedFilter:
+    if _on_product(expr):
+        return DeletedFilter(product=translate_condition(expr))
     if isinstance(expr, Binary) and expr.op == "and":
         return _translate(expr.left).narrow(_translate(expr.right))
     if isinstance(expr, Binary) and expr.op in _FLIP:

@@ -1,16 +1,20 @@
 """Products and deleted products as CDSE OData JSON entities (reference: cdse.md section 1.2).
 
 Every datetime has six fractional digits and ``Z``; ``EvictionDate`` is CDSE's "never"
-(``9999-12-31T23:59:59.999999Z``) unless an eviction policy gives the product a date; ``S3Path``
-is null: the hub's archive keys are internal, and no ``eodata`` bucket stands behind them.
-``Footprint`` and ``GeoFootprint`` are the search footprint (WGS84, split at the
-antimeridian), so both are valid lon/lat geometries.
+(``9999-12-31T23:59:59.999999Z``) unless an eviction policy gives the product a date.
+``S3Path`` is where the bytes are when the archive is an S3 bucket, in CDSE's form
+``/<bucket>/<key>`` (CDSE writes ``/eodata/Sentinel-1/...``; clients strip the bucket or put
+``s3:/`` in front), and null with the local-folder archive, for a product without bytes here
+and for deleted products. ``Footprint`` and ``GeoFootprint`` are the search footprint (WGS84,
+split at the antimeridian), so both are valid lon/lat geometries.
 """
 
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +24,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from eohub.model.deleted import DeletedProduct
 from eohub.model.documents import DocumentKind
+from eohub.model.files import FileDigest
 from eohub.model.geometry import Footprint
 from eohub.model.product import Checksum, Product
 from eohub.protocols.csc.attributes import format_datetime, product_attributes
@@ -50,6 +55,22 @@ DELETED_PROPERTIES = (*PROPERTIES[:9], "DeletionDate", "DeletionCause", *PROPERT
 _ASSET_MASK = uuid.uuid5(uuid.NAMESPACE_URL, "eohub:csc:asset:quicklook").int
 
 
+@dataclass(frozen=True)
+class S3Paths:
+    """Where the archive's objects are when it is an S3 bucket: ``S3Path`` values."""
+
+    bucket: str
+    prefix: str = ""  # the store's key prefix: empty, or ending with "/"
+
+    def path(self, key: str | None) -> str | None:
+        """``/<bucket>/<prefix><key>`` of an archive key (None for None)."""
+        return None if key is None else f"/{self.bucket}/{self.prefix}{key}"
+
+
+def _s3_path(s3: S3Paths | None, key: str | None) -> str | None:
+    return None if s3 is None else s3.path(key)
+
+
 def context(entity_set: str, expand: Collection[str] = (), *, entity: bool = False) -> str:
     """``$metadata#Products``, ``$metadata#Products(Attributes(),Assets())/$entity``..."""
     shown = ",".join(f"{name}()" for name in EXPANSIONS if name in expand)
@@ -65,6 +86,15 @@ def quicklook_id(product_id: uuid.UUID) -> uuid.UUID:
 def asset_product(asset: uuid.UUID) -> uuid.UUID:
     """The product Id behind an asset Id (the inverse of :func:`quicklook_id`)."""
     return uuid.UUID(int=asset.int ^ _ASSET_MASK)
+
+
+def file_checksums(digest: FileDigest | None, computed_at: datetime) -> list[dict[str, Any]]:
+    """The ``Checksum`` list of a file inside a product (empty when unknown)."""
+    if digest is None:
+        return []
+    return checksums(
+        [Checksum("MD5", digest.md5, computed_at), Checksum("BLAKE3", digest.blake3, computed_at)]
+    )
 
 
 def checksums(values: Collection[Checksum]) -> list[dict[str, Any]]:
@@ -106,7 +136,7 @@ def product_path(root: str, product_id: uuid.UUID) -> str:
     return f"{root}/Products({product_id})"
 
 
-def assets(product: Product, root: str) -> list[dict[str, Any]]:
+def assets(product: Product, root: str, s3: S3Paths | None = None) -> list[dict[str, Any]]:
     """The quicklook asset, when the product has one."""
     if not product.quicklook_key:
         return []
@@ -116,12 +146,12 @@ def assets(product: Product, root: str) -> list[dict[str, Any]]:
             "Type": "QUICKLOOK",
             "Id": str(asset),
             "DownloadLink": f"{root}/Assets({asset})/$value",
-            "S3Path": None,
+            "S3Path": _s3_path(s3, product.quicklook_key),
         }
     ]
 
 
-def locations(product: Product, root: str) -> list[dict[str, Any]]:
+def locations(product: Product, root: str, s3: S3Paths | None = None) -> list[dict[str, Any]]:
     """Where the bytes can be fetched: the product's ``$value`` when the hub holds them."""
     if not (product.online and product.archive_key):
         return []
@@ -131,12 +161,13 @@ def locations(product: Product, root: str) -> list[dict[str, Any]]:
             "DownloadLink": f"{product_path(root, product.id)}/$value",
             "ContentLength": product.size,
             "Checksum": checksums(product.checksums),
-            "S3Path": None,
+            "S3Path": _s3_path(s3, product.archive_key),
         }
     ]
 
 
-def _body(product: Product) -> dict[str, Any]:
+def _body(product: Product, s3: S3Paths | None = None) -> dict[str, Any]:
+    online = bool(product.online and product.archive_key)
     return {
         "@odata.mediaContentType": CONTENT_TYPE,
         "Id": str(product.id),
@@ -146,9 +177,9 @@ def _body(product: Product) -> dict[str, Any]:
         "OriginDate": format_datetime(product.ingestion_date),
         "PublicationDate": format_datetime(product.publication_date),
         "ModificationDate": format_datetime(product.modification_date),
-        "Online": bool(product.online and product.archive_key),
+        "Online": online,
         "EvictionDate": NEVER,
-        "S3Path": None,
+        "S3Path": _s3_path(s3, product.archive_key) if online else None,
         "Checksum": checksums(product.checksums),
         "ContentDate": {
             "Start": format_datetime(product.sensing.start),
@@ -160,14 +191,35 @@ def _body(product: Product) -> dict[str, Any]:
 
 
 def product_document(product: Product) -> bytes:
-    """The entity without expansions as JSON bytes: the catalogue keeps these (document kind
-    ``PRODUCT_DOCUMENT``) so that long pages are read, not rendered."""
+    """The entity without expansions as JSON bytes, with the local-folder archive (S3Path
+    null): the catalogue keeps these (document kind ``PRODUCT_DOCUMENT``) so that long pages
+    are read, not rendered."""
     return orjson.dumps(_body(product))
 
 
 # Bump the version whenever ``_body`` changes what it writes: stored documents of an older
 # version are then rendered afresh when read, until ``eohub fsck --repair`` stores new ones.
-PRODUCT_DOCUMENT = DocumentKind("csc_product", 1, product_document)
+DOCUMENT_VERSION = 1
+PRODUCT_DOCUMENT = DocumentKind("csc_product", DOCUMENT_VERSION, product_document)
+
+
+def product_document_kind(s3: S3Paths | None) -> DocumentKind:
+    """The stored CDSE entity of a hub whose archive is ``s3`` (None: the local folder).
+
+    The S3Path is written into the stored documents, so the bucket and prefix take part in
+    the version: a hub that moves its archive to another bucket (or from its local folder to
+    S3) then renders its documents afresh rather than serve old paths.
+    """
+    if s3 is None:
+        return PRODUCT_DOCUMENT
+    where = zlib.crc32(f"{s3.bucket}/{s3.prefix}".encode()) & 0xFFFFFF
+    # DOCUMENT_VERSION stays below 64; the result fits PostgreSQL's integer column.
+    version = DOCUMENT_VERSION + 64 * (1 + where)
+
+    def render(product: Product) -> bytes:
+        return orjson.dumps(_body(product, s3))
+
+    return DocumentKind(PRODUCT_DOCUMENT.name, version, render)
 
 
 def product_entity(
@@ -176,19 +228,21 @@ def product_entity(
     expand: Collection[str] = (),
     *,
     eviction_date: datetime | None = None,
+    s3: S3Paths | None = None,
 ) -> dict[str, Any]:
     """One product as CDSE shows it, with the asked expansions (Attributes, Assets,
     Locations) after the properties. ``root`` is the absolute service root URL;
-    ``eviction_date`` the date the rolling archive would evict it (None: never)."""
-    entity = _body(product)
+    ``eviction_date`` the date the rolling archive would evict it (None: never); ``s3`` the
+    bucket of the archive (None: the local folder, S3Path null)."""
+    entity = _body(product, s3)
     if eviction_date is not None:
         entity["EvictionDate"] = format_datetime(eviction_date)
     if "Attributes" in expand:
         entity["Attributes"] = product_attributes(product)
     if "Assets" in expand:
-        entity["Assets"] = assets(product, root)
+        entity["Assets"] = assets(product, root, s3)
     if "Locations" in expand:
-        entity["Locations"] = locations(product, root)
+        entity["Locations"] = locations(product, root, s3)
     return entity
 
 

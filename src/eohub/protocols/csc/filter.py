@@ -85,6 +85,11 @@ def parse_filter(text: str) -> Node:
     return _Translator().predicate(parse_expr(text, csc=True))
 
 
+def translate_condition(expr: Expr) -> Node:
+    """The query tree of one parsed condition (a part of a ``$filter`` read elsewhere)."""
+    return _Translator().predicate(expr)
+
+
 class _Translator:
     def __init__(self) -> None:
         self.var: str | None = None  # the lambda variable while inside any(...)

@@ -18,6 +18,7 @@ import orjson
 
 from eohub.errors import InvalidQuery, NotFound
 from eohub.model.deleted import DeletedProduct
+from eohub.model.files import FileManifest
 from eohub.model.product import Product
 from eohub.protocols.csc import entities
 from eohub.protocols.csc.attributes import all_collection_attributes, collection_attributes
@@ -62,6 +63,9 @@ class Catalogue(Protocol):
     def get_deleted(self, product_id: uuid.UUID) -> DeletedProduct:
         """The deletion record of one Id; raises NotFound."""
 
+    def files(self, product: Product) -> FileManifest | None:
+        """The checksums of the files inside the product's archive object, if known."""
+
 
 class EvictionDates(Protocol):
     """Each product's EvictionDate from the hub's eviction policies."""
@@ -91,11 +95,13 @@ class CscService:
         root: str,
         *,
         eviction_dates: EvictionDates | None = None,
+        s3: entities.S3Paths | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.archive = archive
         self.root = root
         self.eviction_dates = eviction_dates
+        self.s3 = s3
 
     # -- products -----------------------------------------------------------------------------
     def query(self, options: Options, base: Node = MATCH_ALL) -> Query:
@@ -136,7 +142,9 @@ class CscService:
 
     def _entity(self, product: Product, options: Options) -> dict[str, Any]:
         evicts = self.eviction_dates(product) if self.eviction_dates is not None else None
-        entity = entities.product_entity(product, self.root, options.expand, eviction_date=evicts)
+        entity = entities.product_entity(
+            product, self.root, options.expand, eviction_date=evicts, s3=self.s3
+        )
         return entities.select(entity, options.select)
 
     def product(self, key: str, options: Options) -> dict[str, Any]:
@@ -226,7 +234,11 @@ class CscService:
         return ODataService(self.catalogue, self.archive)  # type: ignore[arg-type]
 
     def nodes(self, key: str, names: Sequence[str], listing: bool) -> dict[str, Any]:
-        """``Products(<id>)/Nodes[(a)/Nodes(b)...][/Nodes]`` in CDSE's ``{"result": [...]}``."""
+        """``Products(<id>)/Nodes[(a)/Nodes(b)...][/Nodes]`` in CDSE's ``{"result": [...]}``.
+
+        Each entry also carries the ``Checksum`` list of the file (MD5 and BLAKE3, as the
+        product's own), empty for folders and for files whose checksums are not known.
+        """
         product = self.get(key)
         segments = [Segment("Products", str(product.id)), *(Segment("Nodes", n) for n in names)]
         if listing:
@@ -235,14 +247,22 @@ class CscService:
         base = f"{self.root}/Products({product.id})" + "".join(
             f"/Nodes({urllib.parse.quote(n, safe='')})" for n in names
         )
+        sums = _NodeChecksums(product, self.catalogue.files(product))
         if isinstance(result, FeedResult):
-            return {"result": [self._node(base, e) for e in result.feed.entries]}
+            return {
+                "result": [
+                    self._node(base, e, sums.of([*names, str(e.title)]))
+                    for e in result.feed.entries
+                ]
+            }
         parent = base.rsplit("/Nodes(", 1)[0]
         assert not isinstance(result, MediaResult)
         entity = getattr(result, "entity", None)
-        return {"result": [self._node(parent, entity)] if isinstance(entity, Entity) else []}
+        if not isinstance(entity, Entity):
+            return {"result": []}
+        return {"result": [self._node(parent, entity, sums.of(list(names)))]}
 
-    def _node(self, base: str, entity: Entity) -> dict[str, Any]:
+    def _node(self, base: str, entity: Entity, checksum: list[dict[str, Any]]) -> dict[str, Any]:
         name = str(entity.title)
         size = entity.get("ContentLength")
         children = entity.get("ChildrenNumber")
@@ -252,6 +272,7 @@ class CscService:
             "Name": name,
             "ContentLength": size.value if size else 0,
             "ChildrenNumber": children.value if children else 0,
+            "Checksum": checksum,
             "Nodes": {"uri": uri},
         }
 
@@ -287,6 +308,26 @@ class CscService:
 
 
 MATCH_DELETED = parse_deleted_filter(None)
+
+
+class _NodeChecksums:
+    """The ``Checksum`` list of a node by its chain of names: a file of a zipped product from
+    its stored manifest, the single node of any other product (a netCDF file) from the
+    product's own checksums."""
+
+    def __init__(self, product: Product, manifest: FileManifest | None) -> None:
+        key = product.archive_key or ""
+        self._zipped = key.lower().endswith(".zip")
+        self._product = product
+        self._manifest = manifest
+
+    def of(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        if not self._zipped:
+            return entities.checksums(self._product.checksums) if len(names) == 1 else []
+        if self._manifest is None:
+            return []
+        digest = self._manifest.get("/".join(names))
+        return entities.file_checksums(digest, self._manifest.computed_at)
 
 
 def _filter_list_names(body: object) -> list[str]:

@@ -42,6 +42,7 @@ class FileEntry:
     path: tuple[str, ...]  # node names from the root (e.g. ("X.SAFE", "manifest.safe"))
     size: int
     media_type: str
+    md5: str | None = None  # lower-case hex, when the hub knows the file's checksums
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ def _assets(
         assets[key] = {"href": f"{odata}{nodes}/$value", "type": entry.media_type,
                        "title": entry.path[-1], "roles": ["data"],
                        "file:size": entry.size}  # fmt: skip
+        if entry.md5:
+            assets[key]["file:checksum"] = _MD5_MULTIHASH + entry.md5
     return assets, True
 
 
