@@ -1,5 +1,6 @@
 """The hubs page and the mirroring administration page through the real application (real
-SQLite hub, synchronisers and eviction policies in its database), as a manager and not."""
+SQLite hub, synchronisers and eviction policies in its database), as a manager and not:
+listing, adding, pausing, changing and removing synchronisers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from eohub.demo.factory import demo_products
 from eohub.model import Role
 from eohub.query import Query
 from eohub.sync import SyncService
-from eohub.sync.model import SyncDefinition, SyncStatus
+from eohub.sync.model import Cursor, SyncCounters, SyncDefinition, Synchroniser, SyncStatus
 from eohub.sync.policy import EvictionPolicy
 from eohub.wiring import Hub, build_sync
 
@@ -229,3 +230,165 @@ def test_the_hubs_page_needs_the_search_right(tmp_path: Path) -> None:
         finally:
             visitor.close()
             viewer.close()
+
+
+# -- edit and remove ------------------------------------------------------------------------------
+SECRET = "s3cret-at-the-source"
+
+
+@pytest.fixture
+def mirror(syncs: SyncService) -> Synchroniser:
+    """A second synchroniser with credentials and some progress (cursor and counters)."""
+    added = syncs.add(SyncDefinition(label="mirror", url=UPSTREAM, username="mirror",
+                                     password=SECRET, page_size=7))  # fmt: skip
+    syncs.store.save_progress(
+        added.evolve(cursor=Cursor(1_700_000_000_000, False, None),
+                     counters=SyncCounters(products=12, bytes=3_000))
+    )  # fmt: skip
+    return syncs.get(added.id)
+
+
+def _edit_form(**changes: str) -> dict[str, str]:
+    """The edit form of :func:`mirror` as the page fills it, with ``changes``."""
+    form = {"label": "mirror", "sources": UPSTREAM, "username": "mirror", "password": "",
+            "token": "", "filter": "", "filter_language": "odata", "area": "",
+            "mode": "metadata", "schedule": "", "streams": "4", "source_window": ""}  # fmt: skip
+    form.update(changes)
+    return form
+
+
+def test_the_edit_form_shows_the_definition_without_its_secrets(
+    mirror: Synchroniser, keeper: Browser
+) -> None:
+    page = keeper.get(PAGE)
+    row = page.text.split(f'<tr id="sync-{mirror.id}"', 1)[1].split("</tr>", 1)[0]
+    assert f'href="{PAGE}/{mirror.id}/edit"' in row and f'href="{PAGE}/{mirror.id}/remove"' in row
+    form = keeper.get(f"{PAGE}/{mirror.id}/edit")
+    assert form.status_code == 200, form.text
+    assert 'value="mirror"' in form.text and UPSTREAM in form.text
+    assert "user name and password" in form.text and SECRET not in form.text
+    first = keeper.get(f"{PAGE}/1/edit")
+    assert ESCAPED in first.text and XSS not in first.text
+    assert "startswith(Name,&#39;S2&#39;)" in first.text and "127.0.0.1:10/odata/v1" in first.text
+
+
+def test_editing_changes_the_definition_and_keeps_secrets_cursor_and_records(
+    syncs: SyncService, mirror: Synchroniser, keeper: Browser
+) -> None:
+    path = f"{PAGE}/{mirror.id}/edit"
+    form = _edit_form(sources=f"{UPSTREAM}\nhttp://127.0.0.1:12/odata/v1",
+                      filter="platformname:Sentinel-1", filter_language="opensearch",
+                      area="intersects POINT(5 45)", mode="copy", schedule="1h", streams="8",
+                      source_window="30d")  # fmt: skip
+    saved = keeper.submit(path, form, form_page=path)
+    assert saved.status_code == 303 and saved.headers["location"] == f"{PAGE}?done=edited"
+    after = syncs.get(mirror.id)
+    d = after.definition
+    assert (d.username, d.password, d.token) == ("mirror", SECRET, None)  # blank: kept
+    assert (d.url, d.sources) == (UPSTREAM, ("http://127.0.0.1:12/odata/v1",))
+    assert (d.filter, d.filter_language.value, d.geofilter) == (
+        "platformname:Sentinel-1", "opensearch", "intersects POINT(5 45)")  # fmt: skip
+    assert (d.mode.value, d.schedule, d.streams, d.source_window) == ("copy", "1h", 8, "P30D")
+    assert d.page_size == 7  # not on the form: kept
+    assert after.cursor == mirror.cursor and after.counters == mirror.counters
+    page = keeper.get(saved.headers["location"])
+    assert "Synchroniser changed" in page.text and SECRET not in page.text
+
+
+def test_credentials_are_replaced_only_when_typed_or_forgotten(
+    syncs: SyncService, mirror: Synchroniser, keeper: Browser
+) -> None:
+    path = f"{PAGE}/{mirror.id}/edit"
+
+    def credentials() -> tuple[str | None, str | None, str | None]:
+        d = syncs.get(mirror.id).definition
+        return d.username, d.password, d.token
+
+    both = keeper.submit(path, _edit_form(token="tok-1"), form_page=path)
+    assert both.status_code == 400 and 'id="token-error"' in both.text and "not both" in both.text
+    assert credentials() == ("mirror", SECRET, None) and "tok-1" not in both.text
+    assert keeper.submit(path, _edit_form(password="new pw"), form_page=path).status_code == 303
+    assert credentials() == ("mirror", "new pw", None)
+    assert keeper.submit(path, _edit_form(username="", token="tok-1"), form_page=path)\
+        .status_code == 303  # fmt: skip
+    assert credentials() == (None, None, "tok-1")
+    assert keeper.submit(path, _edit_form(username=""), form_page=path).status_code == 303
+    assert credentials() == (None, None, "tok-1")  # blank token: kept
+    forgotten = _edit_form(username="", forget_credentials="on")
+    assert keeper.submit(path, forgotten, form_page=path).status_code == 303
+    assert credentials() == (None, None, None)
+    lone = keeper.submit(path, _edit_form(username="", password="pw"), form_page=path)
+    assert lone.status_code == 400 and "A password needs its user name" in lone.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("filter", "startswith(Name,", "The filter does not parse"),
+        ("area", "near POINT(1 2)", "The area does not parse"),
+        ("sources", "ftp://example.org/odata/v1", "is not an http(s) URL"),
+        ("sources", "", "at least one source URL"),
+        ("label", "", "1 to 200 characters"),
+        ("label", f"s2 {XSS}", "already exists"),
+        ("schedule", "sometimes", "schedule"),
+        ("streams", "0", "1 to 64"),
+        ("streams", "many", "1 to 64"),
+        ("mode", "all", "metadata only or copy"),
+        ("source_window", "soon", "rolling window"),
+    ],
+)
+def test_a_bad_edit_shows_its_error_and_changes_nothing(
+    syncs: SyncService, mirror: Synchroniser, keeper: Browser, field: str, value: str,
+    message: str,
+) -> None:  # fmt: skip
+    path = f"{PAGE}/{mirror.id}/edit"
+    form = {**_edit_form(filter="startswith(Name,'S1')"), field: value}
+    page = keeper.submit(path, form, form_page=path)
+    assert page.status_code == 400, page.text
+    assert f'id="{field}-error"' in page.text and message in page.text
+    assert 'aria-invalid="true"' in page.text and 'id="form-errors"' in page.text
+    assert SECRET not in page.text
+    assert syncs.get(mirror.id) == mirror
+
+
+def test_removing_asks_first_and_keeps_the_products(
+    hub: Hub, syncs: SyncService, mirror: Synchroniser, keeper: Browser, tmp_path: Path
+) -> None:
+    summary = hub.ingestor().ingest_all(demo_products(3, tmp_path / "incoming", seed=7))
+    assert not summary.rejected
+    path = f"{PAGE}/{mirror.id}/remove"
+    confirm = keeper.get(path)
+    assert confirm.status_code == 200 and 'id="remove-form"' in confirm.text
+    assert "The 12 products it has synchronised stay in this hub" in confirm.text
+    for token in ({}, {"csrf_token": "forged"}):
+        assert keeper.post(path, token).status_code == 403
+    assert syncs.get(mirror.id) == mirror
+    removed = keeper.submit(path, {}, form_page=path)
+    assert removed.status_code == 303 and removed.headers["location"] == f"{PAGE}?done=removed"
+    assert [s.label for s in (x.definition for x in syncs.list_all())] == [f"s2 {XSS}"]
+    page = keeper.get(removed.headers["location"])
+    assert "the products it synchronised stay in this hub" in page.text
+    assert hub.catalogue.count(Query()) == 3
+    again = keeper.submit(path, {}, form_page=PAGE)
+    assert again.status_code == 404 and "No such synchroniser" in again.text
+
+
+def test_edit_and_remove_need_the_page_roles(
+    hub: Hub, syncs: SyncService, mirror: Synchroniser, bob: Browser, keeper: Browser
+) -> None:
+    for action in ("edit", "remove"):
+        assert bob.get(f"{PAGE}/{mirror.id}/{action}").status_code == 403
+    token = bob.csrf("/account")
+    edited = bob.post(f"{PAGE}/{mirror.id}/edit", {"csrf_token": token, **_edit_form(label="x")})
+    assert edited.status_code == 403
+    assert bob.post(f"{PAGE}/{mirror.id}/remove", {"csrf_token": token}).status_code == 403
+    assert syncs.get(mirror.id) == mirror
+    visitor = _browser(hub, None)
+    try:
+        page = visitor.get(f"{PAGE}/{mirror.id}/edit")
+        assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+    finally:
+        visitor.close()
+    for key in ("99", "abc"):
+        assert keeper.get(f"{PAGE}/{key}/edit").status_code == 404
+        assert keeper.get(f"{PAGE}/{key}/remove").status_code == 404

@@ -3,7 +3,7 @@ an error status, a truncated body (the connection closes before the announced le
 corrupted bytes, a stall (no answer, or half a body and then nothing, for ``stall`` seconds),
 or the whole source vanishing mid-transfer (half a body, then the proxy stops listening). It
 can also skew the ``Date`` header, as a hub with a wrong clock sends. It logs every request
-(path and Range header) for the tests to check."""
+(path and Range header; ``headers``: every header) for the tests to check."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ class FaultProxy:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, str | None]] = field(default_factory=list)
+    headers: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # path, headers
     lock: threading.Lock = field(default_factory=threading.Lock)
     stall: float = 2.0  # seconds a stalled request waits before its connection closes
     date_skew: timedelta = timedelta(0)  # added to the upstream's Date header
@@ -84,6 +85,7 @@ class FaultProxy:
         given.pop("host", None)
         with self.lock:
             self.log.append((path, given.get("range")))
+            self.headers.append((path, dict(given)))
         fault = self.take(path)
         if fault in ("500", "429", "429-date"):
             after = "0"

@@ -1,5 +1,6 @@
 """The synchronisers' HTTP side on real servers on 127.0.0.1: OData v1 ``Synchronizers`` CRUD
-with role checks, Prometheus ``/metrics`` and the hub registry ``/api/hubs``."""
+with role checks, Prometheus ``/metrics`` and the hub registry ``/api/hubs`` (with each
+source's rolling window, reported by the source or configured)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from account_support import DOWNLOADER, add_downloader
 from api.odata_support import OdataHub, build_odata_hub, live_server
 from eohub.config import Settings
 from eohub.model.user import Role
+from eohub.sync.policy import EvictionPolicy
 from eohub.wiring import Hub, build_hub, build_sync
 
 MANAGER = ("manager", "manager-password")
@@ -95,11 +97,16 @@ def test_metrics_and_hub_registry_show_a_synchroniser_at_work(
     served: tuple[OdataHub, str, Hub, str],
 ) -> None:
     up, up_url, down, url = served
+    assert up.hub.evictor is not None
+    up.hub.evictor.add(EvictionPolicy("month", keep_s=30 * 86400))
     sync = build_sync(down)
     created = httpx.post(f"{url}/odata/v1/Synchronizers", auth=MANAGER, json={
         "Label": "t0", "ServiceUrl": up_url + CSC, "ServiceLogin": DOWNLOADER[0],
-        "ServicePassword": DOWNLOADER[1]})  # fmt: skip
+        "ServicePassword": DOWNLOADER[1], "SourceRollingWindow": "7d"})  # fmt: skip
     assert created.status_code == 201
+    assert created.json()["d"]["SourceRollingWindow"] == "P7D"
+    registry = httpx.get(f"{url}/api/hubs", auth=DOWNLOADER).json()
+    assert registry["sources"][0]["rolling_window"] == "P7D"  # as configured, until read
     report = sync.run("t0")
     assert report.error is None and report.catalogued == 7
 
@@ -119,5 +126,13 @@ def test_metrics_and_hub_registry_show_a_synchroniser_at_work(
     assert "SENTINEL-2" in registry["hub"]["coverage"]["missions"]
     (source,) = registry["sources"]
     assert (source["url"], source["tier"], source["status"]) == (up_url + CSC, 0, "ok")
+    assert source["rolling_window"] == "P30D"  # what the source reports wins
     upstream = httpx.get(f"{up_url}/api/hubs", auth=DOWNLOADER).json()
     assert (upstream["hub"]["tier"], upstream["sources"]) == (0, [])
+    assert upstream["hub"]["rolling_window"] == "P30D"
+
+    # The source stops evicting: its window is no longer reported, the configured one shows.
+    up.hub.evictor.remove("month")
+    assert sync.run("t0").error is None
+    (source,) = httpx.get(f"{url}/api/hubs", auth=DOWNLOADER).json()["sources"]
+    assert (source["tier"], source["rolling_window"]) == (0, "P7D")

@@ -54,3 +54,27 @@ def test_add_run_show_pause_resume_and_remove(tmp_path: Path) -> None:
         assert {p.id for p in mirrored} == {p.id for p in up.products} | {up.offline.id}
     finally:
         hub.close()
+
+
+def test_edit_changes_only_what_is_given(tmp_path: Path) -> None:
+    data, source = tmp_path / "hub", "http://127.0.0.1:9/odata/v1"  # never contacted
+    added = _eohub(data, "add", "be", "--source", source, "--user", "u", "--password", "pw",
+                   "--filter", "startswith(Name,'S2')", "--page-size", "7")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert _eohub(data, "edit", "be").returncode != 0  # nothing to change
+    bad = _eohub(data, "edit", "be", "--schedule", "sometimes", "--streams", "2")
+    assert bad.returncode != 0 and "sometimes" in bad.stderr
+    assert json.loads(_eohub(data, "show", "be").stdout)["streams"] == 4  # nothing changed
+    changed = _eohub(
+        data, "edit", "be", "--label", "be2", "--filter", "", "--streams", "2", "--copy",
+        "--source", source, "--source", "http://127.0.0.1:10/odata/v1", "--source-window", "30d",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    shown = json.loads(_eohub(data, "show", "be2").stdout)
+    assert (shown["filter"], shown["streams"], shown["mode"], shown["page_size"]) == (
+        None, 2, "copy", 7)  # fmt: skip
+    assert shown["sources"] == [source, "http://127.0.0.1:10/odata/v1"]
+    assert (shown["username"], shown["password"], shown["source_window"]) == ("u", "***", "P30D")
+    assert _eohub(data, "edit", "be2", "--token", "t0k").returncode == 0
+    shown = json.loads(_eohub(data, "show", "be2").stdout)
+    assert (shown["username"], shown["password"], shown["token"]) == (None, None, "***")

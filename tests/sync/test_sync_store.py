@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from eohub.errors import Conflict, InvalidQuery, NotFound
 from eohub.sync import SqlSyncStore, SyncDefinition, SyncMode, SyncStatus
-from eohub.sync.model import Cursor, DeletedCursor, SyncCounters
+from eohub.sync.model import Cursor, DeletedCursor, FailureState, SyncCounters
 from eohub.sync.service import check_definition
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -86,3 +87,41 @@ def test_bad_definitions_are_refused_with_a_clear_reason(
     with pytest.raises(InvalidQuery) as raised:
         check_definition(SyncDefinition(**values))  # type: ignore[arg-type]
     assert words in raised.value.user_message
+
+
+def test_failed_products_count_up_to_the_skip_list_and_are_retried(store: SqlSyncStore) -> None:
+    sync = store.add(SyncDefinition(label="f", url="http://127.0.0.1:1/odata/v1"), NOW)
+    bad, held = uuid.uuid4(), uuid.uuid4()
+    later = NOW + timedelta(hours=1)
+    for n in (1, 2):
+        found = store.product_failed(sync.id, bad, "P", f"error {n}", NOW + timedelta(hours=n),
+                                     limit=3, state=FailureState.FAILING)  # fmt: skip
+        assert (found.failures, found.state, found.last_error) == (n, FailureState.FAILING,
+                                                                   f"error {n}")  # fmt: skip
+    found = store.product_failed(sync.id, bad, "P", "x" * 5000, later, limit=3,
+                                 state=FailureState.FAILING)  # fmt: skip
+    assert (found.failures, found.state) == (3, FailureState.SKIPPED)
+    assert found.first_failed == NOW + timedelta(hours=1) and found.last_failed == later
+    assert found.last_error == "x" * 2000  # bounded
+    assert store.get(sync.id).skipped == 1
+    for n in range(1, 6):  # 0: never on the skip list
+        found = store.product_failed(sync.id, held, "H", "e", NOW, limit=0,
+                                     state=FailureState.FAILING)  # fmt: skip
+        assert (found.failures, found.state) == (n, FailureState.FAILING)
+
+    with pytest.raises(NotFound):
+        store.retry(sync.id, uuid.uuid4())
+    assert store.get(sync.id).skipped == 1  # nothing changed
+    assert store.retry(sync.id) == 1
+    assert store.retry(sync.id) == 0
+    queued = store.failed_products(sync.id, FailureState.RETRY)
+    assert [(f.product_id, f.failures) for f in queued] == [(bad, 0)]
+    found = store.product_failed(sync.id, bad, "P", "again", later, limit=3,
+                                 state=FailureState.RETRY)  # fmt: skip
+    assert (found.failures, found.state) == (1, FailureState.RETRY)
+    assert store.get(sync.id).skipped == 0
+
+    store.products_done(sync.id, [bad])
+    assert [f.product_id for f in store.failed_products(sync.id)] == [held]
+    store.remove(sync.id)
+    assert store.failed_products(sync.id) == ()

@@ -2,11 +2,14 @@
 ``/apihub/``), Prometheus ``GET /metrics``, the hub registry ``GET /api/hubs``, and the
 scheduler a serving hub runs them with.
 
-- ``GET Synchronizers``, ``GET Synchronizers(<id>)``: JSON entities (``{"d": ...}``), the
-  password shown as ``***``;
-- ``POST Synchronizers`` (201), ``PATCH``/``PUT``/``MERGE Synchronizers(<id>)`` (204; only the
-  properties given change; ``Request`` ``start``/``stop`` resumes or pauses),
-  ``DELETE Synchronizers(<id>)`` (204): JSON bodies, plain or ``{"d": {...}}``.
+- ``GET Synchronizers``, ``GET Synchronizers(<id>)``: JSON entities (``{"d": ...}``), or
+  Atom when asked (``$format=atom|xml``, or an ``Accept`` naming Atom or XML before JSON),
+  the password shown as ``***``;
+- ``POST Synchronizers`` (201 with the entity), ``PATCH``/``PUT``/``MERGE
+  Synchronizers(<id>)`` (204; only the properties given change; ``Request``
+  ``start``/``stop`` resumes or pauses), ``DELETE Synchronizers(<id>)`` (204): JSON bodies,
+  plain or ``{"d": {...}}``, or Atom entries as DHuS's scripts send them (a POST with an
+  Atom body is answered in Atom unless JSON is asked for).
 
 Every request needs the SYSTEM_MANAGER or the DATA_MANAGER role; errors are OData error
 documents. The routes must be registered before the catch-all OData routes.
@@ -24,14 +27,23 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from eohub.api.auth import authorize, challenge_headers, is_access_error, requires
-from eohub.api.odata import as_odata, error_response
+from eohub.api.odata import as_odata, error_response, resource_path, service_root
 from eohub.api.sync_state import sync_service
 from eohub.api.upload import PREFIXES
 from eohub.errors import Forbidden, HubError, InvalidQuery
 from eohub.model.user import Role, User
+from eohub.protocols.dhus.odata_v1 import atom
+from eohub.protocols.dhus.odata_v1.errors import bad_request
+from eohub.protocols.dhus.odata_v1.options import Format, parse_format
+from eohub.protocols.dhus.odata_v1.synchronizers import (
+    parse_synchronizer_atom,
+    synchronizer_atom_entity,
+    synchronizer_feed,
+    synchronizer_path,
+)
 from eohub.query.query import Query
 from eohub.query.tree import Compare, CompareOp
-from eohub.sync import SyncService
+from eohub.sync import Synchroniser, SyncService
 from eohub.sync.scheduler import SyncScheduler
 from eohub.sync.views import (
     apply_entity,
@@ -39,11 +51,15 @@ from eohub.sync.views import (
     prometheus_text,
     rolling_window,
     synchronizer_entity,
+    synchronizer_values,
 )
 from eohub.wiring import Hub
 
 log = logging.getLogger("eohub.api.sync")
 _HEADERS = {"DataServiceVersion": "1.0"}
+_ATOM_ENTRY = "application/atom+xml;type=entry;charset=utf-8"
+_ATOM_FEED = "application/atom+xml;type=feed;charset=utf-8"
+_XML = "application/xml;charset=utf-8"
 _MAX_BODY = 64 * 1024
 _MISSIONS = ("SENTINEL-1", "SENTINEL-2", "SENTINEL-3", "SENTINEL-5P")
 router = APIRouter()
@@ -99,12 +115,16 @@ def _key(raw: str) -> int:
     return int(text)
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(request: Request) -> tuple[dict[str, Any], bool]:
+    """The entity a request body gives, and whether it came as Atom (XML)."""
     raw = bytearray()
     async for chunk in request.stream():
         raw.extend(chunk)
         if len(raw) > _MAX_BODY:
             raise InvalidQuery(f"The request body is larger than {_MAX_BODY} bytes")
+    content_type = request.headers.get("content-type", "").lower()
+    if "xml" in content_type or bytes(raw).lstrip().startswith(b"<"):
+        return parse_synchronizer_atom(bytes(raw)), True
     try:
         body = orjson.loads(bytes(raw))
     except orjson.JSONDecodeError:
@@ -113,19 +133,64 @@ async def _body(request: Request) -> dict[str, Any]:
         body = body["d"]
     if not isinstance(body, dict):
         raise InvalidQuery("The request body is not a JSON object (a Synchronizer entity)")
-    return body
+    return body, False
+
+
+def _atom_format(request: Request, *, atom_body: bool = False) -> Format | None:
+    """Atom or XML when the client asks for it (``$format``, else the first of JSON and XML
+    its ``Accept`` names), or sent an Atom body and asks for neither; None for JSON."""
+    raw = request.query_params.get("$format")
+    if raw is not None:
+        fmt = parse_format(raw)
+        if fmt not in (Format.ATOM, Format.XML, Format.JSON):
+            raise bad_request(f"$format={fmt.value} is not available for Synchronizers")
+        return None if fmt is Format.JSON else fmt
+    accept = request.headers.get("accept", "").lower()
+    json_at, xml_at = accept.find("json"), accept.find("xml")
+    if xml_at >= 0 and (json_at < 0 or xml_at < json_at):
+        return Format.XML if "atom" not in accept and "application/xml" in accept else Format.ATOM
+    return Format.ATOM if atom_body and json_at < 0 else None
+
+
+def _entity(
+    request: Request, sync: Synchroniser, fmt: Format | None, status: int = 200
+) -> Response:
+    """One synchroniser as JSON (``fmt`` None) or as an Atom entry."""
+    headers: dict[str, str] = {}
+    prefix, _ = resource_path(request)
+    root = service_root(request, prefix)
+    if status == 201:
+        headers["Location"] = f"{root}/{synchronizer_path(sync.id)}"
+    if fmt is None:
+        return _json({"d": synchronizer_entity(sync)}, status, headers)
+    body = atom.entry_document(synchronizer_atom_entity(synchronizer_values(sync)), root)
+    kind = _XML if fmt is Format.XML else _ATOM_ENTRY
+    return Response(body, status_code=status, media_type=kind, headers={**_HEADERS, **headers})
+
+
+def _feed(request: Request, syncs: list[Synchroniser], fmt: Format | None) -> Response:
+    """The synchronisers as JSON (``fmt`` None) or as an Atom feed."""
+    if fmt is None:
+        return _json({"d": {"results": [synchronizer_entity(s) for s in syncs]}})
+    prefix, _ = resource_path(request)
+    entries = [synchronizer_atom_entity(synchronizer_values(s)) for s in syncs]
+    body = atom.feed_document(synchronizer_feed(entries), service_root(request, prefix))
+    kind = _XML if fmt is Format.XML else _ATOM_FEED
+    return Response(body, media_type=kind, headers=_HEADERS)
 
 
 async def list_synchronizers(request: Request) -> Response:
     """``GET Synchronizers``."""
-    return await _answer(request, lambda service: _json({"d": {"results": [
-        synchronizer_entity(s) for s in service.list_all()]}}))  # fmt: skip
+    return await _answer(
+        request, lambda service: _feed(request, service.list_all(), _atom_format(request))
+    )
 
 
 async def show_synchronizer(request: Request, key: str) -> Response:
     """``GET Synchronizers(<id>)``."""
     return await _answer(
-        request, lambda service: _json({"d": synchronizer_entity(service.get(_key(key)))})
+        request,
+        lambda service: _entity(request, service.get(_key(key)), _atom_format(request)),
     )
 
 
@@ -133,7 +198,8 @@ async def create_synchronizer(request: Request) -> Response:
     """``POST Synchronizers``: 201 with the entity."""
     try:
         await _manager(request)
-        body = await _body(request)
+        body, atom_body = await _body(request)
+        fmt = _atom_format(request, atom_body=atom_body)
     except HubError as exc:
         extra = challenge_headers(request, exc) if is_access_error(exc) else None
         return error_response(request, as_odata(exc), extra)
@@ -143,7 +209,7 @@ async def create_synchronizer(request: Request) -> Response:
         added = service.add(definition)
         if status is not None and status is not added.status:
             service.pause(added.id)
-        return _json({"d": synchronizer_entity(service.get(added.id))}, 201)
+        return _entity(request, service.get(added.id), fmt, 201)
 
     return await _answer(request, work)
 
@@ -152,7 +218,7 @@ async def update_synchronizer(request: Request, key: str) -> Response:
     """``PATCH``/``PUT``/``MERGE Synchronizers(<id>)``: the properties given; 204."""
     try:
         await _manager(request)
-        body = await _body(request)
+        body, _ = await _body(request)
     except HubError as exc:
         extra = challenge_headers(request, exc) if is_access_error(exc) else None
         return error_response(request, as_odata(exc), extra)

@@ -13,7 +13,7 @@ from eohub.cli.context import settings_of
 from eohub.errors import HubError
 from eohub.sync.evict import EvictionReport, Evictor
 from eohub.sync.model import FilterLanguage
-from eohub.sync.policy import Basis, EvictionPolicy, Order, parse_period
+from eohub.sync.policy import Basis, EvictionPolicy, Order, parse_period, parse_policy_schedule
 
 
 @contextmanager
@@ -97,7 +97,11 @@ def _bytes(text: str | None) -> int | None:
 )  # fmt: skip
 @click.option("--max-products", type=int, default=1000, show_default=True, help="Per run.")
 @click.option("--hard", is_flag=True, help="Remove the products (DeletedProducts), not just bytes.")
-@click.option("--schedule", help="Run by the server every period (e.g. 1h); default: by hand.")
+@click.option(
+    "--schedule",
+    help="Run by the server every period (1h, 30min, P1D) or at the times of a cron expression "
+    "in UTC ('0 3 * * *', @daily); default: by hand.",
+)
 @click.pass_context
 def policy_add(
     ctx: click.Context,
@@ -114,6 +118,7 @@ def policy_add(
 ) -> None:
     """Add the eviction policy NAME."""
     with _evictor(ctx) as evictor:
+        interval_s, cron = parse_policy_schedule(schedule) if schedule else (None, None)
         added = evictor.add(
             EvictionPolicy(
                 name=name,
@@ -125,7 +130,8 @@ def policy_add(
                 order=Order(order),
                 max_products=max_products,
                 soft=not hard,
-                interval_s=parse_period(schedule) if schedule else None,
+                interval_s=interval_s,
+                cron=cron,
             )
         )
     click.echo(f"added eviction policy {added.name}")
@@ -134,10 +140,13 @@ def policy_add(
 @policy.command("list")
 @click.pass_context
 def policy_list(ctx: click.Context) -> None:
-    """Every policy, as JSON lines."""
+    """Every policy, as JSON lines, with its next run by the server (null: by hand)."""
     with _evictor(ctx) as evictor:
+        planned = evictor.planned_runs()
         for item in evictor.policies():
-            click.echo(json.dumps(asdict(item), sort_keys=True))
+            when = planned.get(item.name)
+            shown = {**asdict(item), "next_run": when.isoformat() if when else None}
+            click.echo(json.dumps(shown, sort_keys=True))
 
 
 @policy.command("remove")

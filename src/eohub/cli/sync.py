@@ -1,10 +1,14 @@
-"""``eohub sync``: add, list, show, pause, resume, remove and run synchronisers."""
+"""``eohub sync``: add, edit, list, show, pause, resume, remove and run synchronisers, and
+retry the products on their skip lists."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import click
@@ -13,6 +17,8 @@ from eohub.cli.context import settings_of
 from eohub.errors import HubError
 from eohub.sync import SyncDefinition, Synchroniser, SyncMode, SyncService
 from eohub.sync.model import FilterLanguage, SourceProtocol, ValueServing
+from eohub.sync.schedule import planned_run
+from eohub.sync.service import with_credentials
 
 
 @contextmanager
@@ -26,6 +32,10 @@ def _service(ctx: click.Context) -> Iterator[SyncService]:
         raise click.ClickException(exc.user_message) from None
     finally:
         hub.close()
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _as_dict(sync: Synchroniser) -> dict[str, Any]:
@@ -50,12 +60,15 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "streams": d.streams,
         "deletions": d.deletions,
         "schedule": d.schedule,
+        "source_window": d.source_window,
+        "max_failures": d.max_failures,
         "status": sync.status.value,
         "cursor": {"time_ms": c.time_ms, "bucket": c.bucket, "after_id": c.after_id},
         "products": sync.counters.products,
         "bytes": sync.counters.bytes,
         "deleted": sync.counters.deleted,
         "failures": sync.counters.failures,
+        "skipped": sync.skipped,
         "last_run": sync.last_run.isoformat() if sync.last_run else None,
         "last_success": sync.last_success.isoformat() if sync.last_success else None,
         "last_error": sync.last_error,
@@ -63,15 +76,22 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "lag_seconds": sync.lag_seconds,
         "throughput": round(sync.last_rate, 1),
         "current_source": sync.source,
-        "next_run": sync.next_run.isoformat() if sync.next_run else None,
+        "next_run": _when(planned_run(sync)),
         "source_ranking": [
             {"url": url, "success_rate": round(state.success_rate, 3),
              "products_per_s": round(state.rate, 1), "successes": state.successes,
-             "failures": state.failures, "tier": state.tier, "last_error": state.last_error}
+             "failures": state.failures, "tier": state.tier, "rolling_window": state.window,
+             "last_error": state.last_error}
             for url in sync.ranked_sources()
             for state in (sync.source_state(url),)
         ],
     }  # fmt: skip
+
+
+_WINDOW_HELP = (
+    "The sources' rolling window (30d, P30D) shown at /api/hubs when a source does not "
+    "report its own."
+)
 
 
 @click.group()
@@ -115,8 +135,14 @@ def sync() -> None:
 @click.option("--keep-deleted", is_flag=True, help="Do not apply the remote's deletions here.")
 @click.option(
     "--schedule",
-    help="How often a serving hub runs it: 30s, 5m, 1h, 1d (cron text with croniter).",
+    help="When a serving hub runs it: every 30s, 5m, 1h, 1d, or at the times of a cron "
+    "expression in UTC ('*/15 * * * *', '0 3 * * *', @hourly, @daily).",
 )
+@click.option("--source-window", help=_WINDOW_HELP)
+@click.option(
+    "--max-failures", type=int, default=5, show_default=True,
+    help="Failed runs of one product before it goes on the skip list; 0: never skip.",
+)  # fmt: skip
 @click.pass_context
 def sync_add(
     ctx: click.Context, label: str, sources: tuple[str, ...], protocol: str | None,
@@ -124,6 +150,7 @@ def sync_add(
     token: str | None, filter_: str | None, filter_language: str,
     geofilter: tuple[str, str] | None, copy: bool, collection: str | None, page_size: int,
     streams: int, no_quicklooks: bool, keep_deleted: bool, schedule: str | None,
+    source_window: str | None, max_failures: int,
 ) -> None:  # fmt: skip
     """Create synchroniser LABEL (running, from the remote's first product)."""
     definition = SyncDefinition(
@@ -134,24 +161,108 @@ def sync_add(
         filter_language=FilterLanguage(filter_language),
         geofilter=" ".join(geofilter) if geofilter else None, collection=collection,
         page_size=page_size, streams=streams, quicklooks=not no_quicklooks,
-        deletions=not keep_deleted, schedule=schedule,
+        deletions=not keep_deleted, schedule=schedule, source_window=source_window,
+        max_failures=max_failures,
     )  # fmt: skip
     with _service(ctx) as service:
         added = service.add(definition)
     click.echo(f"synchroniser {added.id} '{label}' added")
 
 
+@sync.command("edit")
+@click.argument("ref")
+@click.option("--label", help="A new label.")
+@click.option("--source", "sources", multiple=True,
+              help="Replace the source URLs (repeat for several, best first).")  # fmt: skip
+@click.option("--protocol", type=click.Choice([*(p.value for p in SourceProtocol), "auto"]),
+              help="Source API; auto: from the first URL.")  # fmt: skip
+@click.option("--serve-value", type=click.Choice([v.value for v in ValueServing]))
+@click.option("--user", "username", help="User name (replaces a token; '' removes it).")
+@click.option("--password", help="Password for the user name.")
+@click.option("--token", help="Bearer token (replaces the user name and password).")
+@click.option("--filter", "filter_", help="A new filter ('' removes it).")
+@click.option("--filter-language", type=click.Choice([f.value for f in FilterLanguage]))
+@click.option("--geofilter", nargs=2, metavar="OP WKT", help="A new geofilter.")
+@click.option("--no-geofilter", is_flag=True, help="Remove the geofilter.")
+@click.option("--copy/--metadata-only", default=None, help="Copy the bytes, or metadata only.")
+@click.option("--collection", help="Only this remote collection ('' removes it).")
+@click.option("--page-size", type=int)
+@click.option("--streams", type=int, help="Parallel downloads.")
+@click.option("--quicklooks/--no-quicklooks", default=None)
+@click.option("--deletions/--keep-deleted", default=None,
+              help="Apply the remote's deletions here, or not.")  # fmt: skip
+@click.option("--schedule", help="A new schedule ('' runs it by hand only).")
+@click.option("--source-window", help="The sources' rolling window ('' forgets it).")
+@click.option("--max-failures", type=int, help="Failed runs before a product is skipped.")
+@click.pass_context
+def sync_edit(ctx: click.Context, /, ref: str, **options: Any) -> None:
+    """Change synchroniser REF: only the options given change; its cursors, records and the
+    products it catalogued stay. Nothing changes when the result is refused."""
+    changes = _edits(options)
+    credentials = {k: options[k] for k in ("username", "password", "token")
+                   if options[k] is not None}  # fmt: skip
+    if not changes and not credentials:
+        raise click.UsageError("nothing to change: give at least one option")
+    with _service(ctx) as service:
+        sync = service.get(ref)
+        definition = with_credentials(replace(sync.definition, **changes), **credentials)
+        changed = service.update(sync.id, definition)
+    click.echo(f"synchroniser {changed.id} '{changed.definition.label}' changed")
+
+
+# ``eohub sync edit`` options taken as given -> the definition fields they set.
+_AS_GIVEN = (
+    ("label", "label"), ("filter_", "filter"), ("collection", "collection"),
+    ("page_size", "page_size"), ("streams", "streams"), ("schedule", "schedule"),
+    ("source_window", "source_window"), ("max_failures", "max_failures"),
+)  # fmt: skip
+
+
+def _edits(options: dict[str, Any]) -> dict[str, Any]:
+    """The definition fields ``eohub sync edit`` options change."""
+    changes: dict[str, Any] = {}
+    for option, field in _AS_GIVEN:
+        if options[option] is not None:
+            changes[field] = options[option]
+    if options["sources"]:
+        changes["url"], changes["sources"] = options["sources"][0], options["sources"][1:]
+    if options["protocol"] is not None:
+        auto = options["protocol"] == "auto"
+        changes["protocol"] = None if auto else SourceProtocol(options["protocol"])
+    if options["serve_value"] is not None:
+        changes["value"] = ValueServing(options["serve_value"])
+    if options["filter_language"] is not None:
+        changes["filter_language"] = FilterLanguage(options["filter_language"])
+    if options["geofilter"]:
+        changes["geofilter"] = " ".join(options["geofilter"])
+    elif options["no_geofilter"]:
+        changes["geofilter"] = None
+    if options["copy"] is not None:
+        changes["mode"] = SyncMode.COPY if options["copy"] else SyncMode.METADATA
+    if options["quicklooks"] is not None:
+        changes["quicklooks"] = options["quicklooks"]
+    if options["deletions"] is not None:
+        changes["deletions"] = options["deletions"]
+    return changes
+
+
 @sync.command("list")
 @click.pass_context
 def sync_list(ctx: click.Context) -> None:
-    """One line per synchroniser: id, label, status, mode, products, lag, rate, source."""
+    """One line per synchroniser: id, label, status, mode, products, lag, rate, next run
+    (UTC), source."""
     with _service(ctx) as service:
         for s in service.list_all():
             error = f"  error: {s.last_error}" if s.last_error else ""
             lag = "lag ?" if s.lag_seconds is None else f"lag {s.lag_seconds:.0f}s"
+            planned = planned_run(s)
+            if planned is not None:
+                upcoming = f"next {planned:%Y-%m-%dT%H:%M:%SZ}"
+            else:
+                upcoming = "next: paused" if s.definition.schedule else "next: by hand"
             click.echo(
                 f"{s.id}\t{s.definition.label}\t{s.status.value}\t{s.definition.mode.value}\t"
-                f"{s.counters.products} products\t{lag}\t{s.last_rate:.0f}/s\t"
+                f"{s.counters.products} products\t{lag}\t{s.last_rate:.0f}/s\t{upcoming}\t"
                 f"{s.source or s.definition.url}{error}"
             )
 
@@ -160,9 +271,17 @@ def sync_list(ctx: click.Context) -> None:
 @click.argument("ref")
 @click.pass_context
 def sync_show(ctx: click.Context, ref: str) -> None:
-    """Print synchroniser REF (Id or label) as JSON, secrets masked."""
+    """Print synchroniser REF (Id or label) as JSON, secrets masked, with its failed products:
+    on the skip list (skipped), queued by ``retry`` (retry), or holding it back (failing)."""
     with _service(ctx) as service:
-        click.echo(json.dumps(_as_dict(service.get(ref)), indent=2))
+        shown = _as_dict(service.get(ref))
+        shown["failed_products"] = [
+            {"id": str(f.product_id), "name": f.name, "state": f.state.value,
+             "failures": f.failures, "last_error": f.last_error,
+             "first_failed": _when(f.first_failed), "last_failed": _when(f.last_failed)}
+            for f in service.failed_products(ref)
+        ]  # fmt: skip
+        click.echo(json.dumps(shown, indent=2))
 
 
 @sync.command("pause")
@@ -213,9 +332,41 @@ def sync_run(ctx: click.Context, ref: str | None, once: bool) -> None:
             f"{r.label}: {r.catalogued} catalogued, {r.deleted} deleted, {r.bytes} bytes, "
             f"{r.pages} pages in {r.seconds:.1f}s ({rate:.0f} products/s)"
             + (f", {r.failovers} failover(s), ended on {r.source}" if r.failovers else "")
+            + (f", {r.skipped} put on the skip list" if r.skipped else "")
         )
+        for failure in r.retry_failures[:20]:
+            click.echo(f"{r.label}: retried, failed again: {failure}", err=True)
         if r.error and r.error != "paused":
             failed = True
             click.echo(f"{r.label}: {r.error}", err=True)
     if failed:
+        raise SystemExit(1)
+
+
+@sync.command("retry")
+@click.argument("ref")
+@click.option("--product", "product_id", type=click.UUID, help="Only this product (its Id).")
+@click.pass_context
+def sync_retry(ctx: click.Context, ref: str, product_id: uuid.UUID | None) -> None:
+    """Take the products on synchroniser REF's skip list off it and try them now (a paused
+    synchroniser tries them when resumed); one that fails again stays queued for its next
+    runs. Exit 1 when one failed again."""
+    with _service(ctx) as service:
+        queued, report = service.retry(ref, product_id)
+    label = report.label
+    if not queued:
+        click.echo(f"{label}: no product on the skip list")
+        return
+    click.echo(f"{label}: {queued} product(s) taken off the skip list, {report.catalogued} "
+               f"catalogued now")  # fmt: skip
+    if report.error == "paused":
+        click.echo(f"{label}: paused: they are tried when it is resumed")
+        return
+    for failure in report.retry_failures[:20]:
+        click.echo(f"{label}: failed again (tried again by the next runs): {failure}", err=True)
+    if report.skipped:
+        click.echo(f"{label}: {report.skipped} back on the skip list", err=True)
+    if report.error:
+        click.echo(f"{label}: {report.error}", err=True)
+    if report.error or report.retry_failures or report.skipped:
         raise SystemExit(1)

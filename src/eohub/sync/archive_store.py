@@ -127,6 +127,15 @@ class SqlArchiveStore:
         rows = self._rows("SELECT definition, last_run FROM eviction_policies ORDER BY name")
         return [(policy_from_json(str(r[0])), _time(r[1])) for r in rows]
 
+    def policy_runs(self) -> list[tuple[EvictionPolicy, datetime, datetime | None]]:
+        """Every policy with its creation and last run, by name (its schedule counts from
+        them)."""
+        rows = self._rows(
+            "SELECT definition, created, last_run FROM eviction_policies ORDER BY name"
+        )
+        return [(policy_from_json(str(r[0])), datetime.fromtimestamp(float(r[1]), UTC),
+                 _time(r[2])) for r in rows]  # fmt: skip
+
     def remove_policy(self, name: str) -> None:
         """Forget a policy; NotFound when there is none of that name."""
         if not self._count("DELETE FROM eviction_policies WHERE name = ?", (name,)):

@@ -20,10 +20,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from eohub.catalogue.service import Catalogue
-from eohub.errors import NotFound
+from eohub.errors import InvalidQuery, NotFound
 from eohub.model.product import Product
 from eohub.query.evaluate import matches
 from eohub.query.query import ID_TIEBREAK, Cursor, Query, SortKey
@@ -78,6 +78,19 @@ class EvictionReport:
     evicted: int = 0
     freed: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+def _due_at(policy: EvictionPolicy, created: datetime, last: datetime | None) -> datetime | None:
+    """When the server runs ``policy`` next; None when it runs by hand (or its stored
+    schedule no longer reads: it was checked when added)."""
+    schedule = policy.schedule
+    if schedule is None:
+        return None
+    try:
+        return schedule.due_at(last, created)
+    except InvalidQuery as exc:
+        log.error("eviction policy %s: %s", policy.name, exc.user_message)
+        return None
 
 
 def _keys(product: Product) -> list[str]:
@@ -190,17 +203,22 @@ class Evictor:
         policies = [self.get(name)] if name is not None else self.policies()
         return [self.run_policy(p, dry_run=dry_run) for p in policies]
 
+    def planned_runs(self) -> dict[str, datetime | None]:
+        """When the server runs each policy next (None: by hand): the first slot of its
+        schedule after its last run (a cron policy that never ran: after its creation; an
+        interval one: at once)."""
+        return {p.name: _due_at(p, created, last) for p, created, last in self.store.policy_runs()}
+
     def run_due(self) -> list[EvictionReport]:
-        """Run the scheduled policies whose interval has passed since their last run (the
-        server's background worker calls this every few seconds)."""
+        """Run the scheduled policies whose next run has come (the server's background
+        worker calls this every few seconds). A policy whose slots passed while the hub was
+        down runs once; its next run is then the first slot after that run."""
         now = self.clock()
         reports = []
-        for policy, last in self.store.policies():
-            if policy.interval_s is None:
-                continue
-            if last is not None and now - last < timedelta(seconds=policy.interval_s):
-                continue
-            reports.append(self.run_policy(policy))
+        for policy, created, last in self.store.policy_runs():
+            due = _due_at(policy, created, last)
+            if due is not None and due <= now:
+                reports.append(self.run_policy(policy))
         return reports
 
     def run_policy(self, policy: EvictionPolicy, *, dry_run: bool = False) -> EvictionReport:

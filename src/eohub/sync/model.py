@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -73,10 +74,16 @@ class SyncDefinition:
     streams: int = 4  # parallel downloads in copy mode
     quicklooks: bool = True  # copy quicklook and thumbnail (when the remote has them)
     deletions: bool = True  # apply the remote's DeletedProducts here
-    schedule: str | None = None  # "5m", "1h", "90s" (or cron text when croniter is installed)
+    schedule: str | None = None  # "5m", "1h", "90s", or cron text in UTC ("*/15 * * * *")
     protocol: SourceProtocol | None = None  # None: from the URL (see protocol_of)
     sources: tuple[str, ...] = ()  # more source URLs (same protocol and credentials)
     value: ValueServing = ValueServing.NONE  # metadata mode: how $value is served here
+    # Failed runs of one product (transfer or checksum) before it goes on the skip list and
+    # the cursor moves past it; 0: never (a failed product holds the synchroniser back).
+    max_failures: int = 5
+    # The sources' rolling window (ISO 8601 duration, e.g. P30D) for /api/hubs, where a
+    # source does not report its own (DHuS, CDSE); None: not known.
+    source_window: str | None = None
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -142,6 +149,7 @@ class SourceState:
     last_error: str | None = None
     newest: datetime | None = None  # the newest publication seen there (for the lag)
     tier: int | None = None  # the tier an eohub source reports (GET /api/hubs), if any
+    window: str | None = None  # the rolling window an eohub source reports there, if any
 
     @property
     def success_rate(self) -> float:
@@ -157,6 +165,27 @@ class SyncCounters:
     bytes: int = 0  # product bytes copied
     deleted: int = 0  # upstream deletions applied
     failures: int = 0  # products that failed after every retry
+
+
+class FailureState(StrEnum):
+    """Where a product whose transfer or verification failed stands."""
+
+    FAILING = "failing"  # not past the cursor: the page holds it, the next run tries again
+    SKIPPED = "skipped"  # on the skip list: failed too often, the cursor moved past it
+    RETRY = "retry"  # taken off the skip list (``eohub sync retry``): each run tries it
+
+
+@dataclass(frozen=True)
+class FailedProduct:
+    """A remote product a synchroniser could not store, with its record of failures."""
+
+    product_id: uuid.UUID
+    name: str
+    failures: int  # failed runs (each after its retries) since it was last catalogued or retried
+    state: FailureState
+    last_error: str | None
+    first_failed: datetime
+    last_failed: datetime
 
 
 @dataclass(frozen=True)
@@ -179,6 +208,7 @@ class Synchroniser:
     source: str | None = None  # the source URL the last run used
     next_run: datetime | None = None  # when a serving hub runs it next
     last_rate: float = 0.0  # products per second of the last run that catalogued some
+    skipped: int = 0  # products on the skip list
 
     @property
     def lag_seconds(self) -> float | None:

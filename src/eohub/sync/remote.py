@@ -281,13 +281,18 @@ class RemoteHub:
         return result
 
     @contextmanager
-    def open_value(self, product_id: uuid.UUID, start: int = 0) -> Iterator[httpx.Response]:
+    def open_value(
+        self, product_id: uuid.UUID, start: int = 0, *, if_range: str | None = None
+    ) -> Iterator[httpx.Response]:
         """A streaming response of the product's bytes from ``start`` (a Range request past
-        0); checked: an error status raises RemoteError, 202 (offline there) too."""
+        0, with ``If-Range`` when given); checked: an error status raises RemoteError, 202
+        (offline there) too."""
         # Byte offsets count the bytes as stored: no content coding in between.
         headers = {"Accept-Encoding": "identity"}
         if start:
             headers["Range"] = f"bytes={start}-"
+            if if_range:
+                headers["If-Range"] = if_range
         url = self.value_url(product_id)
         try:
             with self.client.stream("GET", url, headers=headers) as response:

@@ -11,12 +11,17 @@ checksum) and left alone.
 
 Order of work per page, so that a crash at any point leaves no half product and no gap:
 1. fetch and decode the page; apply the local filter;
-2. for each product not already here: store its bytes (copy mode: streamed into the archive,
-   checked against the remote's size and MD5, resumed with Range, retried with backoff),
+2. for each product not already here: store its bytes (copy mode: streamed into the
+   synchroniser's download folder, resumed with Range there across restarts, checked against
+   the remote's size and checksums, then adopted by the archive; retried with backoff),
    quicklook and thumbnail;
 3. write the catalogue rows in one upsert;
 4. only then persist the cursor, and only if every product of the page passed: a product
    that failed holds the cursor back, so the next run tries it again.
+
+A product that failed ``max_failures`` runs goes on the skip list (table
+``sync_failed_products``) before the cursor moves past it: it is recorded, never dropped, and
+``eohub sync retry`` queues it for the next runs, which fetch it by Id before their pages.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from eohub.catalogue.service import Catalogue
 from eohub.errors import HubError
@@ -36,7 +42,7 @@ from eohub.model.product import Checksum, Product
 from eohub.query.evaluate import matches
 from eohub.query.tree import Node
 from eohub.storage.errors import StorageError
-from eohub.storage.ports import ObjectStore, product_key
+from eohub.storage.ports import FileAdopter, ObjectStore, StoredObject, product_key
 from eohub.sync.cdse_entry import decode_cdse_product, deleted_cdse, from_us
 from eohub.sync.cdse_remote import CdseHub
 from eohub.sync.dhus_entry import BadEntry, RemoteProduct, decode_product, deleted_entry, from_ms
@@ -50,15 +56,16 @@ from eohub.sync.filters import (
 from eohub.sync.model import (
     Cursor,
     DeletedCursor,
+    FailureState,
     SourceProtocol,
     SourceState,
     SyncCounters,
     Synchroniser,
     SyncMode,
 )
+from eohub.sync.partial import DownloadFolder, Expected
 from eohub.sync.remote import RemoteError, RemoteHub
 from eohub.sync.store import SqlSyncStore
-from eohub.sync.transfer import ResumingReader
 
 log = logging.getLogger("eohub.sync")
 
@@ -94,6 +101,8 @@ class PageReport:
     bytes: int = 0
     resumes: int = 0  # Range requests after broken transfers
     failures: list[str] = field(default_factory=list)
+    skipped: int = 0  # products put on the skip list (the cursor moves past them)
+    retry_failures: list[str] = field(default_factory=list)  # retried, failed again
     more: bool = False  # a full page: more may wait
     source_failed: bool = False  # the source itself failed (not one product)
 
@@ -113,6 +122,8 @@ class RunReport:
     deleted: int = 0
     bytes: int = 0
     resumes: int = 0
+    skipped: int = 0  # products put on the skip list
+    retry_failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
     source: str | None = None  # the source URL of the (last) attempt
@@ -127,6 +138,8 @@ class RunReport:
         self.deleted += page.deleted
         self.bytes += page.bytes
         self.resumes += page.resumes
+        self.skipped += page.skipped
+        self.retry_failures += page.retry_failures
 
 
 class ChecksumMismatch(RemoteError):
@@ -206,6 +219,7 @@ class SyncJob:
         catalogue: Catalogue,
         archive: ObjectStore,
         *,
+        downloads: DownloadFolder,
         clock: Callable[[], datetime] = _now,
         product_attempts: int = 3,
     ) -> None:
@@ -219,8 +233,13 @@ class SyncJob:
         self.store = store
         self.catalogue = catalogue
         self.archive = archive
+        self.downloads = downloads
         self.clock = clock
         self.product_attempts = product_attempts
+        # Products with failures on record, by state (kept up to date by this job).
+        self._failing: dict[uuid.UUID, FailureState] = {
+            f.product_id: f.state for f in store.failed_products(sync.id)
+        }
         self.filter: Node = local_filter(sync.definition, clock())
         self.cdse = isinstance(remote, CdseHub)
         self.remote_filter = (
@@ -327,16 +346,24 @@ class SyncJob:
         self._save(report, started, cursor=moved if report.ok else None, newest=newest)
         return report
 
-    def _catalogue(self, items: list[RemoteProduct], report: PageReport) -> None:
+    def _catalogue(
+        self, items: list[RemoteProduct], report: PageReport, *, behind: bool = False
+    ) -> None:
+        """Store and catalogue ``items``; ``behind``: products behind the cursor (retried),
+        whose failures never hold the synchroniser back."""
         wanted = [i for i in items if matches(self.filter, i.product)]
         report.filtered = len(items) - len(wanted)
+        wanted_ids = {i.id for i in wanted}
+        # Failures on record of products no longer wanted are moot.
+        settled = [i.id for i in items if i.id in self._failing and i.id not in wanted_ids]
         local = {p.id: p for p in self.catalogue.get_many([i.id for i in wanted])}
         todo: list[RemoteProduct] = []
         for item in wanted:
             if self._up_to_date(local.get(item.id), item):
                 report.unchanged += 1
-            else:
-                todo.append(item)
+                settled.append(item.id)
+            elif behind or self._failing.get(item.id) is not FailureState.SKIPPED:
+                todo.append(item)  # (a skipped one waits for `eohub sync retry`)
         done: list[tuple[Product, Product | None]] = []
         slow = [i for i in todo if self._transfers(i)]
         for item in todo:
@@ -348,12 +375,13 @@ class SyncJob:
                 results = list(pool.map(lambda i: self._fetch(i, local.get(i.id)), slow))
             for item, result in zip(slow, results, strict=True):
                 if isinstance(result, str):
-                    report.failures.append(f"{item.product.name}: {result}")
+                    self._failed(item.id, item.product.name, result, report, behind=behind)
                 else:
                     product, resumes = result
                     report.resumes += resumes
                     done.append((product, local.get(item.id)))
         if not done:
+            self._settle(settled)
             return
         try:
             self.catalogue.upsert([product for product, _ in done])
@@ -366,6 +394,38 @@ class SyncJob:
                 self._delete_keys(set(_keys(old)) - set(_keys(product)))
         report.catalogued = len(done)
         report.bytes = sum(p.size for p, _ in done if p.archive_key)
+        self._settle(settled + [p.id for p, _ in done])
+
+    def _failed(
+        self, product_id: uuid.UUID, name: str, error: str, report: PageReport, *, behind: bool
+    ) -> None:
+        """Count a product's failed run: on the skip list after ``max_failures`` of them,
+        recorded before the cursor moves past it (a kill in between reads the page again and
+        passes over it)."""
+        d = self.sync.definition
+        state = FailureState.RETRY if behind else FailureState.FAILING
+        found = self.store.product_failed(
+            self.sync.id, product_id, name, error, self.clock(),
+            limit=d.max_failures, state=state,
+        )  # fmt: skip
+        self._failing[product_id] = found.state
+        message = f"{name}: {error}"
+        if found.state is FailureState.SKIPPED:
+            report.skipped += 1
+            log.error("%s: on the skip list after %d failed runs: %s", d.label, found.failures,
+                      message)  # fmt: skip
+        elif behind:
+            report.retry_failures.append(message)
+        else:
+            report.failures.append(message)
+
+    def _settle(self, product_ids: Iterable[uuid.UUID]) -> None:
+        """Forget the failures of products catalogued, here already, or no longer wanted."""
+        known = [pid for pid in product_ids if pid in self._failing]
+        if known:
+            self.store.products_done(self.sync.id, known)
+            for pid in known:
+                del self._failing[pid]
 
     def _up_to_date(self, local: Product | None, item: RemoteProduct) -> bool:
         if local is None or local.checksum("MD5") != item.product.checksum("MD5"):
@@ -406,18 +466,37 @@ class SyncJob:
         return error
 
     def _copy(self, item: RemoteProduct, key: str) -> tuple[tuple[str, int, str, str], int]:
-        size = item.product.size
-        with ResumingReader(self.remote, item.id, size) as reader:
-            stored = self.archive.put(key, reader, expected_size=size)  # type: ignore[arg-type]
-            resumes = reader.resumes
-        for algorithm, value in (("MD5", stored.md5), ("BLAKE3", stored.blake3)):
-            expected = item.product.checksum(algorithm)
-            if expected is not None and expected != value:
-                self._delete_keys([key])
+        """Download into the partial file (resumed from what an earlier try, in this process or
+        another, left), verify, then hand the file to the archive."""
+        product = item.product
+        expected = Expected(product.size, product.checksum("MD5"), product.checksum("BLAKE3"))
+        received = self.downloads.fetch(self.remote, item.id, expected)
+        digests = received.digests
+        for algorithm, value, wanted in (
+            ("MD5", digests.md5, expected.md5), ("BLAKE3", digests.blake3, expected.blake3)
+        ):  # fmt: skip
+            if wanted is not None and wanted != value:
+                self.downloads.discard(item.id)  # the next try starts at byte 0
                 raise ChecksumMismatch(
-                    f"{algorithm} of the received bytes is {value}, the remote says {expected}"
+                    f"{algorithm} of the received bytes is {value}, the remote says {wanted}"
                 )
-        return (key, stored.size, stored.md5, stored.blake3), resumes
+        stored = self._archive_file(key, received.path, digests.size, digests.md5, digests.blake3)
+        self.downloads.discard(item.id)
+        return (key, stored.size, stored.md5, stored.blake3), received.resumes
+
+    def _archive_file(self, key: str, path: Path, size: int, md5: str, blake3: str) -> StoredObject:
+        """The verified file as the object ``key``: renamed into a local archive on the same
+        file system (the bytes are written once), else copied by ``put``."""
+        if isinstance(self.archive, FileAdopter):
+            adopted = self.archive.adopt(key, path, size, md5, blake3)
+            if adopted is not None:
+                return adopted
+        with path.open("rb") as stream:
+            stored = self.archive.put(key, stream, expected_size=size)
+        if (stored.md5, stored.blake3) != (md5, blake3):  # changed on disk since verified
+            self._delete_keys([key])
+            raise ChecksumMismatch(f"the downloaded file of {key} changed before it was archived")
+        return stored
 
     def _previews(self, item: RemoteProduct, folder: str, stored: list[str]) -> dict[str, str]:
         keys: dict[str, str] = {}
@@ -475,6 +554,55 @@ class SyncJob:
             except StorageError as exc:  # fsck reports what is left behind
                 log.warning("could not remove %s from the archive: %s", key, exc)
 
+    # -- products taken off the skip list --------------------------------------------------------
+    @property
+    def has_retries(self) -> bool:
+        """Products taken off the skip list wait for this run."""
+        return FailureState.RETRY in self._failing.values()
+
+    def retries_page(self) -> PageReport:
+        """Try again every product taken off the skip list, found on the source by Id; the
+        cursor stays where it is. One that fails again is counted (and back on the skip list
+        after ``max_failures`` runs) but does not hold the synchroniser back."""
+        d = self.sync.definition
+        report = PageReport()
+        started = self.clock()
+        queued = self.store.failed_products(self.sync.id, FailureState.RETRY, limit=1000)
+        for at in range(0, len(queued), d.page_size):
+            items: list[RemoteProduct] = []
+            for failed in queued[at : at + d.page_size]:
+                try:
+                    item = self._lookup(failed.product_id)
+                except BadEntry as exc:
+                    self._failed(failed.product_id, failed.name, exc.user_message, report,
+                                 behind=True)  # fmt: skip
+                    continue
+                except HubError as exc:
+                    report.failures.append(exc.user_message)
+                    report.source_failed = True
+                    self._save(report, started, cursor=None)
+                    return report
+                if item is None:  # no longer on the source (deleted there): nothing to fetch
+                    log.warning("%s: %s is no longer on the source", d.label, failed.name)
+                    self._settle([failed.product_id])
+                else:
+                    items.append(item)
+            report.fetched += len(items)
+            self._catalogue(items, report, behind=True)
+        self._save(report, started, cursor=None)
+        return report
+
+    def _lookup(self, product_id: uuid.UUID) -> RemoteProduct | None:
+        """The source's entry of one product, None when it has none."""
+        if isinstance(self.remote, CdseHub):
+            entries, _ = self.remote.product_page(filter=f"Id eq {product_id}", top=1)
+            return decode_cdse_product(entries[0]) if entries else None
+        entries = self.remote.products(
+            filter=f"Id eq '{product_id}'", orderby="Id asc", top=1,
+            collection=self.sync.definition.collection,
+        )  # fmt: skip
+        return decode_product(entries[0]) if entries else None
+
     # -- deletions -----------------------------------------------------------------------------
     def deletions_page(self) -> PageReport:
         """Apply the next page of the remote's DeletedProducts here; persist the progress."""
@@ -513,6 +641,10 @@ class SyncJob:
                 if removed is not None:
                     self._delete_keys(_keys(removed.product))
                     report.deleted += 1
+        if self.sync.definition.mode is SyncMode.COPY:
+            for pid in ids:  # deleted upstream: its partial download is of no use
+                self.downloads.discard(pid)
+        self._settle(ids)
 
     def _cdse_deletions_page(self) -> PageReport:
         d = self.sync.definition
@@ -561,7 +693,10 @@ class SyncJob:
             products=c.products + report.catalogued,
             bytes=c.bytes + report.bytes,
             deleted=c.deleted + report.deleted,
-            failures=c.failures + len(report.failures),
+            failures=c.failures
+            + len(report.failures)
+            + report.skipped
+            + len(report.retry_failures),
         )
         last_remote = s.last_remote_date
         if newest is not None and cursor is not None:
@@ -617,6 +752,8 @@ def run_job(
     report = RunReport(job.sync.definition.label, source=job.sync.source)
     started = time.monotonic()
     steps: list[Callable[[], PageReport]] = [job.products_page]
+    if job.has_retries:
+        steps.insert(0, job.retries_page)
     if job.sync.definition.deletions:
         steps.append(job.deletions_page)
     for step in steps:

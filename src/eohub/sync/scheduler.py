@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from eohub.errors import HubError
-from eohub.sync.model import Synchroniser, SyncStatus
-from eohub.sync.schedule import parse_schedule
+from eohub.errors import HubError, NotFound
+from eohub.sync.model import Synchroniser
+from eohub.sync.schedule import parse_schedule, planned_run
 from eohub.sync.service import SyncService
 
 log = logging.getLogger("eohub.sync")
@@ -50,10 +50,10 @@ class SyncScheduler:
         self._thread: threading.Thread | None = None
 
     def due(self, sync: Synchroniser, now: datetime) -> bool:
-        """Running, scheduled, and its next run has come."""
-        if sync.status is not SyncStatus.RUNNING or not sync.definition.schedule:
-            return False
-        return sync.next_run is None or sync.next_run <= now
+        """Running, scheduled, and its next run has come (see :func:`planned_run`: a run
+        missed while the hub was down is due once, however many slots it missed)."""
+        planned = planned_run(sync)
+        return planned is not None and planned <= now
 
     def poll(self) -> list[int]:
         """Start a thread for every due synchroniser not already running here; their Ids."""
@@ -92,12 +92,20 @@ class SyncScheduler:
             log.exception("synchroniser %s failed", sync.definition.label)
         finally:
             try:
-                schedule = parse_schedule(sync.definition.schedule or "")
-                store.set_next_run(sync.id, schedule.next_after(self.clock()))
+                self._plan_next(sync.id)
+            except NotFound:  # removed while it ran
+                pass
             except HubError as exc:
                 log.error("synchroniser %s: %s", sync.definition.label, exc.user_message)
             finally:
                 store.release_lease(sync.id, self.holder)
+
+    def _plan_next(self, sync_id: int) -> None:
+        """After a run: the first slot of its schedule (as stored now) after this moment, so
+        slots missed while it ran, or while the hub was down, are not run one by one."""
+        text = self.service.get(sync_id).definition.schedule
+        when = parse_schedule(text).next_after(self.clock()) if text else None
+        self.service.store.set_next_run(sync_id, when)
 
     def start(self) -> None:
         """Start polling on a thread of its own (once)."""

@@ -1,18 +1,25 @@
-"""Synchronisers: add, list, pause, resume, remove and run them.
+"""Synchronisers: add, list, change, pause, resume, remove and run them.
 
 Each running synchroniser runs in its own thread, with its own remote client, so one slow or
-broken remote never delays the others.
+broken remote never delays the others. A copy synchroniser keeps its partial downloads in a
+folder of its own under ``downloads`` (:mod:`eohub.sync.partial`), held by one process at a
+time; a run first removes those of products catalogued meanwhile, and the folders of removed
+synchronisers go with them.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import replace
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
@@ -22,7 +29,16 @@ from eohub.model.product import Product
 from eohub.query.evaluate import matches
 from eohub.storage.ports import ObjectStore
 from eohub.sync.filters import local_filter
-from eohub.sync.model import SyncDefinition, Synchroniser, SyncMode, SyncStatus, ValueServing
+from eohub.sync.model import (
+    FailedProduct,
+    SyncDefinition,
+    Synchroniser,
+    SyncMode,
+    SyncStatus,
+    ValueServing,
+)
+from eohub.sync.partial import DownloadFolder, DownloadsBusy
+from eohub.sync.policy import parse_window
 from eohub.sync.remote import Backoff, RemoteHub
 from eohub.sync.runner import (
     RemoteFactory,
@@ -39,21 +55,45 @@ log = logging.getLogger("eohub.sync")
 
 MAX_PAGE_SIZE = 1000  # the largest $top this hub's OData v1 answers
 MAX_STREAMS = 64
+MAX_FAILURES = 1000
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def source_tier(remote: RemoteHub) -> int | None:
-    """The tier an eohub source reports at ``/api/hubs`` (None for other hubs)."""
+@dataclass(frozen=True)
+class SourceReport:
+    """What an eohub source says of itself at ``/api/hubs``."""
+
+    tier: int | None
+    window: str | None  # its rolling window (ISO 8601), None when it keeps its archive
+
+
+def _reported_window(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_window(value)
+    except InvalidQuery:
+        return None  # not a duration: the source's window stays unknown
+
+
+def source_report(remote: RemoteHub) -> SourceReport | None:
+    """The tier and rolling window an eohub source reports at ``/api/hubs`` (None for other
+    hubs, and when it cannot be read)."""
     base = remote.root.removesuffix("/catalogue/odata/v1").removesuffix("/odata/v1")
     try:
         response = remote.client.get(f"{base}/api/hubs", timeout=5.0)
-        tier = response.json()["hub"]["tier"] if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        if response.status_code != 200:
+            return None
+        hub = response.json()["hub"]
+        tier, window = hub["tier"], hub.get("rolling_window")
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return tier if isinstance(tier, int) and not isinstance(tier, bool) else None
+    if not isinstance(tier, int) or isinstance(tier, bool):
+        return None
+    return SourceReport(tier, _reported_window(window))
 
 
 def _merge(first: RunReport, then: RunReport) -> RunReport:
@@ -65,6 +105,8 @@ def _merge(first: RunReport, then: RunReport) -> RunReport:
         deleted=first.deleted + then.deleted,
         bytes=first.bytes + then.bytes,
         resumes=first.resumes + then.resumes,
+        skipped=first.skipped + then.skipped,
+        retry_failures=first.retry_failures + then.retry_failures,
         seconds=first.seconds + then.seconds,
         failovers=first.failovers + then.failovers + 1,
     )
@@ -81,6 +123,11 @@ def check_definition(definition: SyncDefinition) -> None:
         raise InvalidQuery(f"the page size is 1 to {MAX_PAGE_SIZE}", field="page_size")
     if not 1 <= definition.streams <= MAX_STREAMS:
         raise InvalidQuery(f"parallel streams are 1 to {MAX_STREAMS}", field="streams")
+    if not 0 <= definition.max_failures <= MAX_FAILURES:
+        raise InvalidQuery(
+            f"failures before a product is skipped are 0 (never skip) to {MAX_FAILURES}",
+            field="max_failures",
+        )
     if definition.token and definition.username:
         raise InvalidQuery("give a user name and password, or a token, not both", field="token")
     for source in definition.sources:
@@ -90,8 +137,50 @@ def check_definition(definition: SyncDefinition) -> None:
     if definition.schedule is not None:
         parse_schedule(definition.schedule)
     if definition.value is not ValueServing.NONE and definition.mode is not SyncMode.METADATA:
-        raise InvalidQuery("serving $value from the source is for metadata-only mirrors")
+        raise InvalidQuery("serving $value from the source is for metadata-only mirrors",
+                           field="value")  # fmt: skip
+    if definition.source_window is not None:
+        parse_window(definition.source_window)
     local_filter(definition)  # the filter and geofilter parse
+
+
+def checked(definition: SyncDefinition) -> SyncDefinition:
+    """``definition`` checked (see :func:`check_definition`), its rolling window written as
+    an ISO 8601 duration and empty texts as None."""
+    check_definition(definition)
+    window = definition.source_window
+    return replace(
+        definition,
+        source_window=parse_window(window) if window else None,
+        filter=definition.filter or None,
+        geofilter=definition.geofilter or None,
+        collection=definition.collection or None,
+        schedule=definition.schedule or None,
+    )
+
+
+def with_credentials(
+    definition: SyncDefinition,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+) -> SyncDefinition:
+    """``definition`` with the credentials given changed and the others kept (None keeps a
+    value, an empty text removes it). A new token replaces the user name and password, a new
+    user name replaces the token, and removing the user name removes its password."""
+    user = definition.username if username is None else (username or None)
+    secret = definition.password if password is None else (password or None)
+    bearer = definition.token if token is None else (token or None)
+    if token and username is None:
+        user, secret = None, None
+    if username and token is None:
+        bearer = None
+    if username == "" and password is None:
+        secret = None
+    if secret and not user:
+        raise InvalidQuery("a password needs its user name", field="username")
+    return replace(definition, username=user, password=secret, token=bearer)
 
 
 class SyncService:
@@ -103,6 +192,7 @@ class SyncService:
         catalogue: Catalogue,
         archive: ObjectStore,
         *,
+        downloads: Path,
         remote_factory: RemoteFactory = default_remote,
         backoff: Backoff | None = None,
         clock: Callable[[], datetime] = _now,
@@ -110,14 +200,14 @@ class SyncService:
         self.store = store
         self.catalogue = catalogue
         self.archive = archive
+        self.downloads = Path(downloads)  # a folder per synchroniser Id
         self.remote_factory = remote_factory
         self.backoff = backoff
         self.clock = clock
 
     def add(self, definition: SyncDefinition) -> Synchroniser:
         """Check and store a new synchroniser (running, from the remote's first product)."""
-        check_definition(definition)
-        return self.store.add(definition, self.clock())
+        return self.store.add(checked(definition), self.clock())
 
     def list_all(self) -> list[Synchroniser]:
         """Every synchroniser."""
@@ -138,14 +228,87 @@ class SyncService:
         return self.get(ref)
 
     def remove(self, ref: int | str) -> None:
-        """Forget it (products it catalogued stay)."""
-        self.store.remove(self.get(ref).id)
+        """Forget it and its partial downloads (products it catalogued stay)."""
+        sync_id = self.get(ref).id
+        self.store.remove(sync_id)
+        self.folder(sync_id).remove()
+
+    def folder(self, sync_id: int) -> DownloadFolder:
+        """The partial downloads of one synchroniser."""
+        return DownloadFolder(self.downloads / str(sync_id))
+
+    def remove_stale_folders(self) -> int:
+        """Remove the download folders of synchronisers that no longer exist (removed by a
+        process that died before it removed the folder); how many."""
+        try:
+            names = [p.name for p in self.downloads.iterdir() if p.is_dir()]
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        known = {str(s.id) for s in self.list_all()}
+        stale = [n for n in names if n not in known]
+        for name in stale:
+            shutil.rmtree(self.downloads / name, ignore_errors=True)
+        return len(stale)
+
+    def failed_products(self, ref: int | str) -> tuple[FailedProduct, ...]:
+        """A synchroniser's products that failed: on the skip list, queued for a retry, or
+        failing (holding it back)."""
+        return self.store.failed_products(self.get(ref).id)
+
+    def retry(self, ref: int | str, product_id: uuid.UUID | None = None) -> tuple[int, RunReport]:
+        """Take products off the skip list (all, or one) and try them at once when the
+        synchroniser runs (else its next run does): (how many, the report of the try). One
+        that fails again stays queued for the next runs, until it is skipped again after
+        ``max_failures`` of them."""
+        sync = self.get(ref)
+        queued = self.store.retry(sync.id, product_id)
+        report = RunReport(sync.definition.label)
+        if not queued:
+            return 0, report
+        if sync.status is not SyncStatus.RUNNING:
+            report.error = "paused"
+            return queued, report
+        try:
+            with self._claimed(sync):
+                job = self.job(self.get(sync.id), sync.ranked_sources()[0])
+                try:
+                    page = job.retries_page()
+                    report.add(page)
+                    if not page.ok:  # the source failed
+                        report.error = "; ".join(page.failures[:3])
+                finally:
+                    job.close()
+                    job.remote.close()
+        except DownloadsBusy as exc:
+            report.error = exc.user_message
+        return queued, report
+
+    @contextmanager
+    def _claimed(self, sync: Synchroniser) -> Iterator[None]:
+        """Hold a copy synchroniser's download folder, its partial downloads of products
+        catalogued meanwhile removed (Conflict when another process runs it); a metadata-only
+        one needs none (a left-over folder is removed)."""
+        folder = self.folder(sync.id)
+        if sync.definition.mode is not SyncMode.COPY:
+            folder.remove()
+            yield
+            return
+        with folder.claimed(sync.definition.label):
+            ids = folder.product_ids()
+            for product in self.catalogue.get_many(ids) if ids else []:
+                if product.online and product.archive_key:
+                    folder.discard(product.id)
+            yield
 
     def update(self, ref: int | str, definition: SyncDefinition) -> Synchroniser:
-        """Replace a synchroniser's definition (its cursors and records stay)."""
-        check_definition(definition)
+        """Replace a synchroniser's definition (its cursors and records stay); a new schedule
+        plans the next run afresh, from the last run. Nothing changes when the new definition
+        is refused."""
+        definition = checked(definition)
         sync = self.get(ref)
         self.store.update(sync.id, definition)
+        if definition.schedule != sync.definition.schedule:
+            self.store.set_next_run(sync.id, None)
         return self.get(sync.id)
 
     def value_source(self, product: Product) -> tuple[ValueServing, str] | None:
@@ -181,7 +344,10 @@ class SyncService:
         remote = self.remote_factory(sync)
         if self.backoff is not None:
             remote.backoff = self.backoff
-        return SyncJob(sync, remote, self.store, self.catalogue, self.archive, clock=self.clock)
+        return SyncJob(
+            sync, remote, self.store, self.catalogue, self.archive,
+            downloads=self.folder(sync.id), clock=self.clock,
+        )  # fmt: skip
 
     def run(
         self,
@@ -200,6 +366,19 @@ class SyncService:
         sync = self.get(ref)
         if sync.status is not SyncStatus.RUNNING:
             return RunReport(sync.definition.label, error="paused")
+        try:
+            with self._claimed(sync):
+                return self._run(sync, max_pages, seconds, keep_going)
+        except DownloadsBusy as exc:
+            return RunReport(sync.definition.label, error=exc.user_message)
+
+    def _run(
+        self,
+        sync: Synchroniser,
+        max_pages: int,
+        seconds: float | None,
+        keep_going: Callable[[], bool] | None,
+    ) -> RunReport:
         deadline = None if seconds is None else time.monotonic() + seconds
         total: RunReport | None = None
         for url in sync.ranked_sources():
@@ -231,8 +410,9 @@ class SyncService:
         else:
             try:
                 state = replace(state, newest=job.remote.newest(job.remote_filter))
-                tier = source_tier(job.remote)
-                state = replace(state, tier=state.tier if tier is None else tier)
+                found = source_report(job.remote)
+                if found is not None:
+                    state = replace(state, tier=found.tier, window=found.window)
             except HubError as exc:
                 log.warning("synchroniser %s: no newest product: %s", url, exc.user_message)
         rate = sync.last_rate
@@ -245,6 +425,7 @@ class SyncService:
 
     def run_all(self, *, max_pages: int = 100_000, seconds: float | None = None) -> list[RunReport]:
         """Run every running synchroniser, each in its own thread, until all have caught up."""
+        self.remove_stale_folders()
         running = [s for s in self.list_all() if s.status is SyncStatus.RUNNING]
         reports: dict[int, RunReport] = {}
 

@@ -13,6 +13,7 @@ database must be protected like the hub's own secrets.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
@@ -24,6 +25,8 @@ from eohub.errors import Conflict, NotFound
 from eohub.sync.model import (
     Cursor,
     DeletedCursor,
+    FailedProduct,
+    FailureState,
     FilterLanguage,
     SourceProtocol,
     SourceState,
@@ -70,13 +73,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE synchronisers ADD COLUMN lease_holder TEXT",
         "ALTER TABLE synchronisers ADD COLUMN lease_until DOUBLE PRECISION",
     ),
+    (
+        # Products whose transfer or verification failed: the skip list and its retries.
+        """CREATE TABLE sync_failed_products (
+            sync_id BIGINT NOT NULL,
+            product_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            last_error TEXT,
+            first_failed DOUBLE PRECISION NOT NULL,
+            last_failed DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (sync_id, product_id)
+        )""",
+        "CREATE INDEX sync_failed_products_state ON sync_failed_products (sync_id, state)",
+    ),
 )
 
 _COLUMNS = (
     "id, definition, status, cursor_ms, cursor_bucket, cursor_after, deleted_ms, deleted_skip, "
     "products, bytes, deleted, failures, created, last_run, last_success, last_error, "
-    "last_remote, sources, source, next_run, last_rate"
+    "last_remote, sources, source, next_run, last_rate, "
+    "(SELECT COUNT(*) FROM sync_failed_products f WHERE f.sync_id = synchronisers.id "
+    f"AND f.state = '{FailureState.SKIPPED.value}')"
 )
+_FAILED = "product_id, name, failures, state, last_error, first_failed, last_failed"
 
 
 def _time(value: Any) -> datetime | None:
@@ -107,7 +128,7 @@ def sources_json(states: Sequence[SourceState]) -> str:
             {"url": s.url, "cursor": _cursor_json(s.cursor),
              "deleted": _deleted_json(s.deleted_cursor), "successes": s.successes,
              "failures": s.failures, "rate": s.rate, "last_error": s.last_error,
-             "newest": _epoch(s.newest), "tier": s.tier}
+             "newest": _epoch(s.newest), "tier": s.tier, "window": s.window}
             for s in states
         ]
     )  # fmt: skip
@@ -131,6 +152,7 @@ def sources_from_json(text: str | None) -> tuple[SourceState, ...]:
                 last_error=item.get("last_error"),
                 newest=_time(item.get("newest")),
                 tier=item.get("tier") if isinstance(item.get("tier"), int) else None,
+                window=item.get("window") if isinstance(item.get("window"), str) else None,
             )
         )
     return tuple(found)
@@ -153,7 +175,7 @@ def definition_from_json(text: str) -> SyncDefinition:
 def _row(row: Sequence[Any]) -> Synchroniser:
     (sid, definition, status, c_ms, c_bucket, c_after, d_ms, d_skip, products, nbytes, deleted,
      failures, created, last_run, last_success, last_error, last_remote, sources, source,
-     next_run, last_rate) = row  # fmt: skip
+     next_run, last_rate, skipped) = row  # fmt: skip
     return Synchroniser(
         id=int(sid),
         definition=definition_from_json(str(definition)),
@@ -170,7 +192,16 @@ def _row(row: Sequence[Any]) -> Synchroniser:
         source=source,
         next_run=_time(next_run),
         last_rate=float(last_rate or 0.0),
+        skipped=int(skipped or 0),
     )
+
+
+def _failed(row: Sequence[Any]) -> FailedProduct:
+    pid, name, failures, state, last_error, first, last = row
+    first_failed, last_failed = _time(first), _time(last)
+    assert first_failed is not None and last_failed is not None
+    return FailedProduct(uuid.UUID(str(pid)), str(name), int(failures), FailureState(str(state)),
+                         last_error, first_failed, last_failed)  # fmt: skip
 
 
 class SqlSyncStore:
@@ -261,7 +292,8 @@ class SqlSyncStore:
             raise NotFound(f"synchroniser {sync_id} not found")
 
     def set_next_run(self, sync_id: int, when: datetime | None) -> None:
-        """When a serving hub runs it next (None: at once)."""
+        """When a serving hub runs it next (None: from its schedule and last run, see
+        :func:`eohub.sync.schedule.planned_run`)."""
         self._count("UPDATE synchronisers SET next_run = ? WHERE id = ?", (_epoch(when), sync_id))
 
     def take_lease(self, sync_id: int, holder: str, now: datetime, seconds: float) -> bool:
@@ -282,6 +314,82 @@ class SqlSyncStore:
         )
 
     def remove(self, sync_id: int) -> None:
-        """Delete a synchroniser and its progress (the products it copied stay)."""
-        if not self._count("DELETE FROM synchronisers WHERE id = ?", (sync_id,)):
-            raise NotFound(f"synchroniser {sync_id} not found")
+        """Delete a synchroniser, its progress and its failed products (the products it copied
+        stay), in one transaction."""
+        q = self._dialect.sql
+        with self._connect() as conn:
+            conn.execute(q("DELETE FROM sync_failed_products WHERE sync_id = ?"), (sync_id,))
+            if not conn.execute(q("DELETE FROM synchronisers WHERE id = ?"), (sync_id,)).rowcount:
+                raise NotFound(f"synchroniser {sync_id} not found")
+
+    # -- failed products and the skip list -------------------------------------------------
+    def product_failed(
+        self,
+        sync_id: int,
+        product_id: uuid.UUID,
+        name: str,
+        error: str,
+        at: datetime,
+        *,
+        limit: int,
+        state: FailureState,
+    ) -> FailedProduct:
+        """Count one more failed run of a product; it goes on the skip list once it has
+        failed ``limit`` times (never with 0), else it takes ``state`` (failing: ahead of the
+        cursor; retry: behind it). One statement: two processes never lose a count."""
+        skipped = FailureState.SKIPPED.value
+        rows = self._rows(
+            "INSERT INTO sync_failed_products (sync_id, product_id, name, failures, state, "
+            "last_error, first_failed, last_failed) VALUES (?, ?, ?, 1, "
+            "CASE WHEN ? > 0 AND 1 >= ? THEN ? ELSE ? END, ?, ?, ?) "
+            "ON CONFLICT (sync_id, product_id) DO UPDATE SET "
+            "failures = sync_failed_products.failures + 1, name = excluded.name, "
+            "state = CASE WHEN ? > 0 AND sync_failed_products.failures + 1 >= ? THEN ? "
+            "ELSE ? END, last_error = excluded.last_error, last_failed = excluded.last_failed "
+            f"RETURNING {_FAILED}",
+            (sync_id, str(product_id), name, limit, limit, skipped, state.value, error[:2000],
+             at.timestamp(), at.timestamp(), limit, limit, skipped, state.value),
+        )  # fmt: skip
+        return _failed(rows[0])
+
+    def products_done(self, sync_id: int, product_ids: Sequence[uuid.UUID]) -> None:
+        """Forget the failures of products now catalogued (or gone upstream)."""
+        ids = [str(p) for p in product_ids]
+        for at in range(0, len(ids), 500):  # bounded IN lists
+            chunk = ids[at : at + 500]
+            marks = ", ".join("?" for _ in chunk)
+            self._count(
+                f"DELETE FROM sync_failed_products WHERE sync_id = ? AND product_id IN ({marks})",
+                (sync_id, *chunk),
+            )
+
+    def failed_products(
+        self, sync_id: int, state: FailureState | None = None, *, limit: int = 10_000
+    ) -> tuple[FailedProduct, ...]:
+        """A synchroniser's failed products (of one ``state``), oldest failure first."""
+        params: tuple[Any, ...]
+        where, params = "sync_id = ?", (sync_id,)
+        if state is not None:
+            where, params = "sync_id = ? AND state = ?", (sync_id, str(state.value))
+        rows = self._rows(
+            f"SELECT {_FAILED} FROM sync_failed_products WHERE {where} "
+            "ORDER BY first_failed, product_id LIMIT ?",
+            (*params, limit),
+        )
+        return tuple(_failed(r) for r in rows)
+
+    def retry(self, sync_id: int, product_id: uuid.UUID | None = None) -> int:
+        """Take skipped products (all, or one) off the skip list: queued for the next run, with
+        their count of failures from 0; how many. NotFound for a product not on the list."""
+        params: tuple[Any, ...] = (FailureState.RETRY.value, sync_id, FailureState.SKIPPED.value)
+        where = ""
+        if product_id is not None:
+            where, params = " AND product_id = ?", (*params, str(product_id))
+        count = self._count(
+            "UPDATE sync_failed_products SET state = ?, failures = 0 "
+            f"WHERE sync_id = ? AND state = ?{where}",
+            params,
+        )
+        if product_id is not None and not count:
+            raise NotFound(f"product {product_id} is not on the skip list")
+        return count

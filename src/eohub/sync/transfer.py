@@ -5,6 +5,13 @@ the reader asks the remote for the rest (``Range: bytes=<received>-``, answered 
 offset) after a backoff pause, at most ``backoff.attempts`` times in a row without progress,
 so one product is stored by one ``put`` however often its transfer was cut. The checksum is
 verified by the caller on what the store computed while writing.
+
+Every Range request carries ``If-Range`` with the validator of the bytes already received (the
+first answer's strong ``ETag``, else its ``Last-Modified``), so a product replaced upstream is
+never glued onto bytes of its previous version: the remote answers 200 with the whole new
+product. A ``put`` cannot rewind and fails then (the product is tried again); a reader made with
+``restart=True`` (a download into a partial file, :mod:`eohub.sync.partial`) takes the 200 as
+the product from byte 0, and :meth:`ResumingReader.pieces` says so by the offsets it yields.
 """
 
 from __future__ import annotations
@@ -32,15 +39,38 @@ class TransferError(RemoteError):
     code = "sync_transfer_error"
 
 
+def validator_of(response: httpx.Response) -> str | None:
+    """What identifies the version of the bytes answered, as ``If-Range`` takes it: a strong
+    ``ETag`` (weak ones may not be used there), else ``Last-Modified``; None without either."""
+    etag = response.headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return str(etag)
+    modified = response.headers.get("Last-Modified")
+    return str(modified) if modified else None
+
+
 class ResumingReader:
     """A binary stream over a remote product's ``$value`` that resumes with Range."""
 
-    def __init__(self, remote: RemoteHub, product_id: uuid.UUID, size: int) -> None:
+    def __init__(
+        self,
+        remote: RemoteHub,
+        product_id: uuid.UUID,
+        size: int,
+        *,
+        start: int = 0,
+        validator: str | None = None,
+        restart: bool = False,
+    ) -> None:
         self.remote = remote
         self.product_id = product_id
         self.size = size
-        self.offset = 0
-        self.resumes = 0  # Range requests made after a broken transfer
+        self.offset = start  # bytes before it were received earlier (another process)
+        # The strong ETag or Last-Modified of the bytes received: If-Range of every Range.
+        self.validator = validator
+        self.restart = restart  # a 200 to a Range request starts again at byte 0
+        self.resumes = 0  # Range requests answered from their offset
+        self.restarts = 0  # Range requests answered with the whole product
         self._stack = ExitStack()
         self._chunks: Iterator[bytes] | None = None
         self._pending = b""
@@ -71,6 +101,16 @@ class ResumingReader:
             filled += count
         return filled
 
+    def pieces(self) -> Iterator[tuple[int, bytes]]:
+        """The bytes from the reader's start to the end, as (offset, bytes) pieces as they
+        arrive; a piece at offset 0 after later ones is the product sent again from its first
+        byte (only with ``restart``)."""
+        while self.offset < self.size:
+            chunk = self._next_chunk()
+            at = self.offset
+            self.offset += len(chunk)
+            yield at, chunk
+
     def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (a convenience; ``put`` uses ``readinto``)."""
         out = bytearray(n if n > 0 else _CHUNK)
@@ -93,11 +133,23 @@ class ResumingReader:
         self.close()
         self._stack = ExitStack()
         start = self.offset
-        response = self._stack.enter_context(self.remote.open_value(self.product_id, start))
-        if start:
+        if_range = self.validator if start else None
+        response = self._stack.enter_context(
+            self.remote.open_value(self.product_id, start, if_range=if_range)
+        )
+        if start and not (self.restart and response.status_code == 200):
             self._check_range(response, start)
         elif response.status_code != 200:
             raise TransferError(f"downloading {self.product_id}: HTTP {response.status_code}")
+        elif start:  # the whole product: changed upstream (If-Range), or Range ignored
+            log.warning(
+                "downloading %s: the remote sent the whole product instead of the bytes from "
+                "%d on; starting again from byte 0", self.product_id, start,
+            )  # fmt: skip
+            self.offset = 0
+            self.restarts += 1
+        if response.status_code == 200 or self.validator is None:
+            self.validator = validator_of(response)
         # No chunk size: bytes are handed on as they arrive, so a transfer cut mid-chunk
         # still counts what it delivered and resumes after it.
         self._chunks = response.iter_raw()

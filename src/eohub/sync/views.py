@@ -7,10 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from pydantic import TypeAdapter
 
 from eohub.errors import InvalidQuery
 from eohub.sync.model import (
@@ -22,9 +20,8 @@ from eohub.sync.model import (
     SyncStatus,
     ValueServing,
 )
-from eohub.sync.policy import EvictionPolicy
-
-_DURATION = TypeAdapter(timedelta)
+from eohub.sync.policy import EvictionPolicy, iso_duration
+from eohub.sync.schedule import planned_run
 
 
 def _date(value: datetime | None) -> str | None:
@@ -32,9 +29,9 @@ def _date(value: datetime | None) -> str | None:
     return None if value is None else f"/Date({math.floor(value.timestamp() * 1000)})/"
 
 
-def synchronizer_entity(sync: Synchroniser) -> dict[str, Any]:
-    """One synchroniser as DHuS's ``Synchronizer`` entity (``ServicePassword`` as ``***``),
-    with this hub's own properties after DHuS's."""
+def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
+    """One synchroniser as the property values of DHuS's ``Synchronizer`` entity (dates as
+    datetimes, ``ServicePassword`` as ``***``), this hub's own properties after DHuS's."""
     d = sync.definition
     if sync.status is SyncStatus.PAUSED:
         status = "STOPPED"
@@ -45,7 +42,7 @@ def synchronizer_entity(sync: Synchroniser) -> dict[str, Any]:
     return {
         "Id": sync.id,
         "Label": d.label,
-        "CreationDate": _date(sync.created),
+        "CreationDate": sync.created,
         "ServiceUrl": d.url,
         "ServiceLogin": d.username,
         "ServicePassword": "***" if d.password or d.token else None,
@@ -55,10 +52,10 @@ def synchronizer_entity(sync: Synchroniser) -> dict[str, Any]:
         "FilterParam": d.filter,
         "GeoFilter": d.geofilter,
         "SourceCollection": d.collection,
-        "LastCreationDate": _date(sync.last_remote_date),
+        "LastCreationDate": sync.last_remote_date,
         "Request": "stop" if sync.status is SyncStatus.PAUSED else "start",
         "Status": status,
-        "StatusDate": _date(sync.last_run),
+        "StatusDate": sync.last_run,
         "StatusMessage": sync.last_error,
         # eohub's additions
         "Protocol": d.source_protocol.value,
@@ -69,12 +66,21 @@ def synchronizer_entity(sync: Synchroniser) -> dict[str, Any]:
         "Bytes": sync.counters.bytes,
         "Deleted": sync.counters.deleted,
         "Failures": sync.counters.failures,
+        "SkippedProducts": sync.skipped,
+        "MaxFailures": d.max_failures,
         "LagSeconds": sync.lag_seconds,
         "Throughput": round(sync.last_rate, 3),
-        "LastSuccess": _date(sync.last_success),
-        "NextRun": _date(sync.next_run),
+        "LastSuccess": sync.last_success,
+        "NextRun": planned_run(sync),
         "CurrentSource": sync.source,
+        "SourceRollingWindow": d.source_window,
     }
+
+
+def synchronizer_entity(sync: Synchroniser) -> dict[str, Any]:
+    """One synchroniser as a DHuS OData v1 JSON entity (dates as ``/Date(ms)/``)."""
+    return {name: _date(value) if isinstance(value, datetime) else value
+            for name, value in synchronizer_values(sync).items()}  # fmt: skip
 
 
 _BOOL = {True: True, False: False, "true": True, "false": False}
@@ -141,6 +147,8 @@ _WRITABLE: dict[str, tuple[str, Any]] = {
     "FilterLanguage": ("filter_language", lambda n, v: _choice(n, v, FilterLanguage)),
     "Sources": ("sources", _sources),
     "ValueServing": ("value", lambda n, v: _choice(n, v, ValueServing)),
+    "MaxFailures": ("max_failures", _int),
+    "SourceRollingWindow": ("source_window", _text),
 }
 
 
@@ -200,6 +208,9 @@ def prometheus_text(syncs: Sequence[Synchroniser], products: int) -> str:
              lambda s: s.counters.deleted)  # fmt: skip
     per_sync("eohub_sync_errors_total", "counter", "Products or pages that failed after retries.",
              lambda s: s.counters.failures)  # fmt: skip
+    per_sync("eohub_sync_skipped_products", "gauge",
+             "Products on the synchroniser's skip list (failed too often; see sync retry).",
+             lambda s: s.skipped)  # fmt: skip
     per_sync("eohub_sync_lag_seconds", "gauge",
              "The source's newest publication minus the one the cursor has reached.",
              lambda s: s.lag_seconds)  # fmt: skip
@@ -231,11 +242,8 @@ def rolling_window(policies: Sequence[EvictionPolicy]) -> str | None:
     """The hub's rolling window as an ISO 8601 duration (``P30D``): the shortest keep period
     of its eviction policies, so a product stays at least that long unless a byte budget
     evicts it sooner; None without a keep period (the archive is kept)."""
-    keeps = [p.keep for p in policies if p.keep is not None]
-    if not keeps:
-        return None
-    text: str = _DURATION.dump_python(min(keeps), mode="json")
-    return text
+    keeps = [p.keep_s for p in policies if p.keep_s is not None]
+    return iso_duration(min(keeps)) if keeps else None
 
 
 def hub_registry(
@@ -248,7 +256,8 @@ def hub_registry(
 ) -> dict[str, Any]:
     """``GET /api/hubs``: this hub (tier 0 when it mirrors nothing, else one below its
     sources' best known tier, its rolling ``window``) and every source its synchronisers
-    read, with status (a source's window is not known here)."""
+    read, with status and rolling window: the one the source reports at its own
+    ``/api/hubs`` (read after each run), else the one configured on the synchroniser."""
     sources: list[dict[str, Any]] = []
     for s in syncs:
         for source in s.definition.urls:
@@ -264,7 +273,8 @@ def hub_registry(
             sources.append({
                 "url": source, "synchroniser": s.definition.label,
                 "protocol": s.definition.source_protocol.value, "tier": state.tier,
-                "coverage": _coverage(s), "rolling_window": None, "status": status,
+                "coverage": _coverage(s), "status": status,
+                "rolling_window": state.window or s.definition.source_window,
                 "success_rate": round(state.success_rate, 3),
                 "throughput": round(state.rate, 3), "lag_seconds": s.lag_seconds,
                 "last_error": state.last_error,

@@ -18,6 +18,7 @@ from eohub.api.portal import (
     hubs,
     login,
     mirroring,
+    mirroring_edit,
     password,
     product,
     search,
@@ -40,6 +41,7 @@ ROUTERS = [
     searches.router,
     hubs.router,
     mirroring.router,
+    mirroring_edit.router,  # after mirroring's: a policy named "edit" keeps its preview
 ]
 
 

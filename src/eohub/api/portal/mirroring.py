@@ -1,5 +1,6 @@
 """The mirroring administration page for SYSTEM_MANAGERs and DATA_MANAGERs: the synchronisers
-with their sources and figures, pause / resume / run now, a form to add one, and the eviction
+with their sources and figures, pause / resume / run now / edit / remove (the last two in
+:mod:`eohub.api.portal.mirroring_edit`), a form to add one, and the eviction
 policies with a preview of what each would evict now (changing nothing)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from eohub.errors import Conflict, NotFound
 from eohub.model.user import Role, User
 from eohub.sync.evict import Evictor
 from eohub.sync.model import SourceState, Synchroniser, SyncStatus
+from eohub.sync.schedule import describe_schedule, planned_run
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,6 +36,8 @@ DONE = {
     "paused": "Synchroniser paused: a run in progress stops after its current page.",
     "resumed": "Synchroniser resumed: it goes on from where it stopped.",
     "run": "The synchroniser runs within a few seconds.",
+    "edited": "Synchroniser changed: the changes apply from its next run.",
+    "removed": "Synchroniser removed: the products it synchronised stay in this hub.",
 }
 
 
@@ -80,6 +84,9 @@ def _page(
         sources=_sources,
         Status=SyncStatus,
         policies=evictor.policies() if evictor is not None else [],
+        policy_runs=evictor.planned_runs() if evictor is not None else {},
+        planned=planned_run,
+        schedule_text=describe_schedule,
         errors=errors or {},
         values=values or {"filter_language": "odata", "mode": "metadata"},
         languages=LANGUAGES,

@@ -1,5 +1,5 @@
-"""The form that adds a synchroniser: its fields read into a checked definition, each problem
-named on its own field (nothing is stored while any remains)."""
+"""The forms that add and change a synchroniser: their fields read into a checked definition,
+each problem named on its own field (nothing is stored while any remains)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from dataclasses import replace
 from eohub.errors import InvalidQuery
 from eohub.sync.filters import local_filter
 from eohub.sync.model import FilterLanguage, SyncDefinition, SyncMode
+from eohub.sync.policy import parse_window
 from eohub.sync.schedule import parse_schedule
-from eohub.sync.service import check_definition
+from eohub.sync.service import MAX_STREAMS, check_definition, with_credentials
 
 FIELDS = ("label", "sources", "username", "password", "token", "filter", "filter_language",
           "area", "mode", "schedule")  # fmt: skip
@@ -25,7 +26,10 @@ MODES = (
     (SyncMode.METADATA.value, "Metadata only (products offline here)"),
     (SyncMode.COPY.value, "Copy the products' bytes"),
 )
-_CHECKED_FIELD = {"label": "label", "source": "sources", "token": "token", "schedule": "schedule"}
+EDIT_FIELDS = (*FIELDS, "streams", "source_window", "forget_credentials")
+_CHECKED_FIELD = {"label": "label", "source": "sources", "token": "token", "schedule": "schedule",
+                  "streams": "streams", "source_window": "source_window", "value": "mode",
+                  "username": "username"}  # fmt: skip
 _PROBE = "http://probe.invalid/odata/v1"  # a placeholder source for checking a filter alone
 
 
@@ -46,11 +50,11 @@ def _parses(definition: SyncDefinition) -> str | None:
     return None
 
 
-def read_form(values: dict[str, str]) -> tuple[SyncDefinition | None, dict[str, str]]:
-    """The definition the form gives, or None and {field: message}."""
-    v = {k: values.get(k, "").strip() for k in FIELDS}
-    v["password"] = values.get("password", "")  # a password may start or end with a space
-    errors: dict[str, str] = {}
+def _shared(
+    v: dict[str, str], errors: dict[str, str]
+) -> tuple[list[str], FilterLanguage, SyncMode]:
+    """The checks both forms make (each problem added to ``errors``): the source URLs, the
+    filter's language and the mode as read."""
     if not v["label"] or len(v["label"]) > 200:
         errors["label"] = "Give the synchroniser a name of 1 to 200 characters"
     urls = _urls(v["sources"])
@@ -70,10 +74,6 @@ def read_form(values: dict[str, str]) -> tuple[SyncDefinition | None, dict[str, 
     except ValueError:
         errors["mode"] = "Choose metadata only or copy"
         mode = SyncMode.METADATA
-    if v["token"] and v["username"]:
-        errors["token"] = "Give a user name and password, or a token, not both"
-    if v["password"] and not v["username"]:
-        errors["username"] = "A password needs its user name"
     if v["schedule"]:
         try:
             parse_schedule(v["schedule"])
@@ -84,6 +84,27 @@ def read_form(values: dict[str, str]) -> tuple[SyncDefinition | None, dict[str, 
         errors["filter"] = f"The filter does not parse: {problem}"
     if v["area"] and (problem := _parses(replace(probe, geofilter=v["area"]))):
         errors["area"] = f"The area does not parse: {problem}"
+    return urls, language, mode
+
+
+def _checked(definition: SyncDefinition) -> tuple[SyncDefinition | None, dict[str, str]]:
+    try:
+        check_definition(definition)  # whatever else the service refuses
+    except InvalidQuery as exc:
+        return None, {_CHECKED_FIELD.get(exc.field or "", "sources"): exc.user_message}
+    return definition, {}
+
+
+def read_form(values: dict[str, str]) -> tuple[SyncDefinition | None, dict[str, str]]:
+    """The definition the add form gives, or None and {field: message}."""
+    v = {k: values.get(k, "").strip() for k in FIELDS}
+    v["password"] = values.get("password", "")  # a password may start or end with a space
+    errors: dict[str, str] = {}
+    urls, language, mode = _shared(v, errors)
+    if v["token"] and v["username"]:
+        errors["token"] = "Give a user name and password, or a token, not both"
+    if v["password"] and not v["username"]:
+        errors["username"] = "A password needs its user name"
     if errors:
         return None, errors
     definition = SyncDefinition(
@@ -92,8 +113,63 @@ def read_form(values: dict[str, str]) -> tuple[SyncDefinition | None, dict[str, 
         mode=mode, filter=v["filter"] or None, filter_language=language,
         geofilter=v["area"] or None, schedule=v["schedule"] or None,
     )  # fmt: skip
+    return _checked(definition)
+
+
+def form_values(definition: SyncDefinition) -> dict[str, str]:
+    """The edit form's fields for a stored definition (no password, no token)."""
+    d = definition
+    return {"label": d.label, "sources": "\n".join(d.urls), "username": d.username or "",
+            "filter": d.filter or "", "filter_language": d.filter_language.value,
+            "area": d.geofilter or "", "mode": d.mode.value, "schedule": d.schedule or "",
+            "streams": str(d.streams), "source_window": d.source_window or ""}  # fmt: skip
+
+
+def _credentials(
+    stored: SyncDefinition, v: dict[str, str], errors: dict[str, str]
+) -> SyncDefinition:
+    """``stored`` with the credentials of the edit form: a blank password or token keeps the
+    stored one unless "forget" is ticked; a typed token replaces the user name and password,
+    a typed user name the token."""
+    forget = "" if v["forget_credentials"] else None
+    if v["token"] and v["username"]:
+        errors["token"] = (
+            "Give a user name and password, or a token, not both: empty the user name to "
+            "use a token"
+        )
+        return stored
     try:
-        check_definition(definition)  # whatever else the service refuses
-    except InvalidQuery as exc:
-        return None, {_CHECKED_FIELD.get(exc.field or "", "sources"): exc.user_message}
-    return definition, {}
+        return with_credentials(
+            stored, username=v["username"], password=v["password"] or forget,
+            token=v["token"] or forget,
+        )  # fmt: skip
+    except InvalidQuery:  # the only refusal: a password without its user name
+        errors["username"] = "A password needs its user name"
+        return stored
+
+
+def read_edit_form(
+    stored: SyncDefinition, values: dict[str, str]
+) -> tuple[SyncDefinition | None, dict[str, str]]:
+    """The definition the edit form makes of ``stored`` (the fields the form does not show,
+    such as the page size or the protocol, kept), or None and {field: message}."""
+    v = {k: values.get(k, "").strip() for k in EDIT_FIELDS}
+    v["password"] = values.get("password", "")
+    errors: dict[str, str] = {}
+    urls, language, mode = _shared(v, errors)
+    streams = int(v["streams"]) if v["streams"].isdigit() and len(v["streams"]) < 4 else 0
+    if not 1 <= streams <= MAX_STREAMS:
+        errors["streams"] = f"Parallel downloads are a whole number from 1 to {MAX_STREAMS}"
+    if v["source_window"]:
+        try:
+            parse_window(v["source_window"])
+        except InvalidQuery as exc:
+            errors["source_window"] = exc.user_message
+    changed = _credentials(stored, v, errors)
+    if errors:
+        return None, errors
+    return _checked(replace(
+        changed, label=v["label"], url=urls[0], sources=tuple(urls[1:]), mode=mode,
+        filter=v["filter"] or None, filter_language=language, geofilter=v["area"] or None,
+        schedule=v["schedule"] or None, streams=streams, source_window=v["source_window"] or None,
+    ))  # fmt: skip

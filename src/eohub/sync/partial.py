@@ -1,0 +1,297 @@
+"""A copy synchroniser's partial downloads, kept on disk so a transfer survives a restart.
+
+Each synchroniser has a folder of its own (``<data_dir>/sync-downloads/<synchroniser id>``)::
+
+    <product id>.json   what the bytes are: the upstream's size, MD5, BLAKE3 and validator
+    <product id>.part   the bytes received so far, from byte 0
+
+A transfer writes the remote's bytes into the ``.part`` file while MD5 and BLAKE3 are computed
+(two reused 1 MiB buffers: memory stays flat); a complete file is then handed to the archive,
+which adopts it by renaming when it can (the local archive on the same file system: the bytes
+are written once) or copies it. After a kill the next try hashes the bytes already there again
+and asks the remote for the rest: ``Range: bytes=<have>-`` with ``If-Range``.
+
+Crash safety, whatever step a kill -9 interrupts:
+
+- the sidecar is renamed into place before the first byte is written, and again (after the
+  ``.part`` file was emptied) before byte 0 of a product the remote sent again whole;
+- a ``.part`` file without a readable sidecar, or whose sidecar describes other upstream bytes
+  (another size or checksum in the remote's listing), is discarded and the product fetched from
+  byte 0; bytes are only ever appended, so what is there is a prefix of one version;
+- the complete file is verified against the upstream's checksums by the caller before the
+  archive takes it; a mismatch discards both files (:meth:`DownloadFolder.discard`).
+
+One process at a time uses a folder (:meth:`DownloadFolder.claimed`, an ``flock`` released by
+the kernel when the process dies), so two runs of one synchroniser never write the same file.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from eohub.errors import Conflict
+from eohub.storage.checksums import Digests, DualHasher
+from eohub.storage.errors import StorageBackendError, StorageFull
+from eohub.sync.remote import RemoteHub
+from eohub.sync.transfer import ResumingReader, TransferError
+
+log = logging.getLogger("eohub.sync")
+
+_CHUNK = 1 << 20
+_PART = ".part"
+_SIDECAR = ".json"
+
+
+class DownloadsBusy(Conflict):
+    """Another process holds the synchroniser's download folder (it runs the synchroniser)."""
+
+    code = "sync_busy"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the remote's listing says of a product's bytes (checksums lower-case hex)."""
+
+    size: int
+    md5: str | None = None
+    blake3: str | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    """A complete download: its file and what was computed while it was written."""
+
+    path: Path
+    digests: Digests
+    resumed_at: int  # bytes kept from an earlier try (0: from the first byte)
+    resumes: int  # Range requests answered from their offset in this try
+    restarts: int  # Range requests the remote answered with the whole product
+
+
+@dataclass(frozen=True)
+class _Sidecar:
+    size: int
+    md5: str | None
+    blake3: str | None
+    validator: str | None  # ETag or Last-Modified of the bytes in the .part file
+
+    def describes(self, expected: Expected) -> bool:
+        return (self.size, self.md5, self.blake3) == (expected.size, expected.md5, expected.blake3)
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """An OSError of the download folder as the archive's StorageError (a full disk is
+    ``StorageFull``), so a product that cannot be written fails like a failed archive write."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"no space left in the download folder while {action}") from exc
+        raise StorageBackendError(f"download folder I/O error while {action}: {exc}") from exc
+
+
+class DownloadFolder:
+    """The partial downloads of one synchroniser."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def part(self, product_id: uuid.UUID) -> Path:
+        """The file of a product's bytes."""
+        return self.root / f"{product_id}{_PART}"
+
+    def _sidecar(self, product_id: uuid.UUID) -> Path:
+        return self.root / f"{product_id}{_SIDECAR}"
+
+    def product_ids(self) -> list[uuid.UUID]:
+        """The products with a partial file or a sidecar here."""
+        try:
+            names = os.listdir(self.root)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found: set[uuid.UUID] = set()
+        for name in names:
+            stem, dot, _ = name.partition(".")
+            if dot:
+                with suppress(ValueError):
+                    found.add(uuid.UUID(stem))
+        return sorted(found)
+
+    def have(self, product_id: uuid.UUID) -> int:
+        """Bytes of the product received so far (0 when none)."""
+        try:
+            return self.part(product_id).stat().st_size
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+
+    def discard(self, product_id: uuid.UUID) -> None:
+        """Forget a product's partial download (the bytes first: a sidecar alone is inert)."""
+        for path in (self.part(product_id), self._sidecar(product_id)):
+            with suppress(FileNotFoundError, NotADirectoryError):
+                path.unlink()
+        # A sidecar being written when the process was killed.
+        for path in self.root.glob(f"{product_id}{_SIDECAR}.*.tmp"):
+            with suppress(FileNotFoundError):
+                path.unlink()
+
+    def remove(self) -> None:
+        """Remove the folder and every partial download in it."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @contextmanager
+    def claimed(self, label: str) -> Iterator[None]:
+        """Hold the folder for this process (Conflict when another process holds it)."""
+        with _translated(f"creating {self.root}"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DownloadsBusy(
+                    f"synchroniser '{label}' is running in another process"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    # -- one download ------------------------------------------------------------------------
+    def fetch(self, remote: RemoteHub, product_id: uuid.UUID, expected: Expected) -> Received:
+        """The product's complete bytes in :meth:`part`, resumed from what an earlier try left
+        (the file stays for the next try when this one fails)."""
+        with _translated(f"preparing the download of {product_id}"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            have, sidecar = self._resumable(product_id, expected)
+            if sidecar is None:
+                sidecar = _Sidecar(expected.size, expected.md5, expected.blake3, None)
+                self._write_sidecar(product_id, sidecar)
+            fd = os.open(self.part(product_id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            return self._fill(remote, product_id, expected, fd, have, sidecar)
+        finally:
+            os.close(fd)
+
+    def _resumable(self, product_id: uuid.UUID, expected: Expected) -> tuple[int, _Sidecar | None]:
+        """(bytes to keep, sidecar) of an earlier try, or (0, None) once its files are gone."""
+        sidecar = self._read_sidecar(product_id)
+        have = self.have(product_id)
+        if sidecar is not None and sidecar.describes(expected) and have <= expected.size:
+            return have, sidecar
+        if have or sidecar is not None:
+            log.info("%s: the partial download is not of the listed bytes; discarded", product_id)
+        self.discard(product_id)
+        return 0, None
+
+    def _fill(
+        self,
+        remote: RemoteHub,
+        product_id: uuid.UUID,
+        expected: Expected,
+        fd: int,
+        have: int,
+        sidecar: _Sidecar,
+    ) -> Received:
+        hasher = DualHasher()
+        # Two buffers alternate: MD5 may still be reading one while the next is filled.
+        buffers = (bytearray(_CHUNK), bytearray(_CHUNK))
+        turn, filled, written = 0, 0, have
+        try:
+            with _translated(f"reading the partial download of {product_id}"):
+                self._hash_prefix(fd, have, hasher)
+                os.lseek(fd, have, os.SEEK_SET)
+            reader = ResumingReader(
+                remote, product_id, expected.size, start=have, validator=sidecar.validator,
+                restart=True,
+            )  # fmt: skip
+            with reader:
+                for at, piece in reader.pieces():
+                    if at != written + filled:
+                        if at != 0:
+                            raise TransferError(f"downloading {product_id}: bytes out of order")
+                        # The whole product again: its first byte must not follow old ones.
+                        hasher.close()
+                        hasher, filled, written = DualHasher(), 0, 0
+                        with _translated(f"emptying the partial download of {product_id}"):
+                            os.ftruncate(fd, 0)
+                            os.lseek(fd, 0, os.SEEK_SET)
+                    if reader.validator != sidecar.validator:
+                        sidecar = replace(sidecar, validator=reader.validator)
+                        with _translated(f"recording the download of {product_id}"):
+                            self._write_sidecar(product_id, sidecar)
+                    view = memoryview(piece)
+                    while view:
+                        buffer = buffers[turn]
+                        count = min(len(buffer) - filled, len(view))
+                        buffer[filled : filled + count] = view[:count]
+                        filled += count
+                        view = view[count:]
+                        if filled == len(buffer):
+                            self._flush(fd, buffer, filled, hasher, product_id)
+                            written, filled, turn = written + filled, 0, 1 - turn
+            self._flush(fd, buffers[turn], filled, hasher, product_id)
+            written += filled
+            if written != expected.size:
+                raise TransferError(
+                    f"downloading {product_id}: {written} bytes received of {expected.size}"
+                )
+            digests = hasher.digests()
+        finally:
+            hasher.close()
+        return Received(self.part(product_id), digests, have, reader.resumes, reader.restarts)
+
+    @staticmethod
+    def _flush(fd: int, buffer: bytearray, count: int, hasher: DualHasher, pid: uuid.UUID) -> None:
+        if not count:
+            return
+        view = memoryview(buffer)[:count]
+        hasher.update(view)
+        with _translated(f"writing the download of {pid}"):
+            while view:
+                view = view[os.write(fd, view) :]
+
+    @staticmethod
+    def _hash_prefix(fd: int, have: int, hasher: DualHasher) -> None:
+        """Hash the bytes an earlier try left (MD5 and BLAKE3 states cannot be saved)."""
+        offset = 0
+        while offset < have:
+            chunk = os.pread(fd, min(_CHUNK, have - offset), offset)
+            if not chunk:
+                raise StorageBackendError("a partial download became shorter while read")
+            hasher.update(chunk)
+            offset += len(chunk)
+
+    # -- sidecars ----------------------------------------------------------------------------
+    def _read_sidecar(self, product_id: uuid.UUID) -> _Sidecar | None:
+        try:
+            data = json.loads(self._sidecar(product_id).read_bytes())
+            sidecar = _Sidecar(
+                int(data["size"]), data.get("md5"), data.get("blake3"), data.get("validator")
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        texts = (sidecar.md5, sidecar.blake3, sidecar.validator)
+        return sidecar if all(t is None or isinstance(t, str) for t in texts) else None
+
+    def _write_sidecar(self, product_id: uuid.UUID, sidecar: _Sidecar) -> None:
+        """Atomically: a kill leaves the previous sidecar or this one, never half of one."""
+        path = self._sidecar(product_id)
+        temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        body = json.dumps({"size": sidecar.size, "md5": sidecar.md5, "blake3": sidecar.blake3,
+                           "validator": sidecar.validator}).encode()  # fmt: skip
+        try:
+            temporary.write_bytes(body)
+            os.replace(temporary, path)
+        finally:
+            with suppress(FileNotFoundError):
+                temporary.unlink()
