@@ -21,6 +21,7 @@ from eohub.config import Settings
 from eohub.demo.factory import demo_products
 from eohub.errors import InvalidQuery
 from eohub.model import Product
+from eohub.model.user import Quota
 from eohub.query import Query
 from eohub.query.evaluate import matches
 from eohub.sync import SyncDefinition, SyncMode, SyncService
@@ -255,5 +256,41 @@ def test_a_metadata_mirror_redirects_or_proxies_downloads_to_its_source(
             assert part.headers["content-range"] == f"bytes 10-49/{len(upstream)}"
             anonymous = httpx.get(base + f"{CSC}/Products({s2.id})/$value")
             assert anonymous.status_code == 401  # the mirror's own rules come first
+    finally:
+        down.close()
+
+
+def test_proxied_downloads_pass_the_mirrors_own_download_quota(
+    tier0: tuple[OdataHub, str], tmp_path: Path
+) -> None:
+    """Bytes a metadata-only mirror proxies count as its own downloads: over the user's count
+    the mirror refuses with DHuS's wording (403; 429 on the CDSE route) and asks the source
+    for nothing;
+    a ``bytes=0-1`` probe is not counted."""
+    t0, base0 = tier0
+    down, sync = _downstream(tmp_path / "down")
+    try:
+        sync.add(SyncDefinition(label="rest", url=base0, username=DOWNLOADER[0],
+                                password=DOWNLOADER[1], value=ValueServing.PROXY))  # fmt: skip
+        assert sync.run("rest").error is None
+        product = next(p for p in _all(down).values() if p.size > 100)
+        down.accounts.set_quota(DOWNLOADER[0], Quota(max_count=1, period_s=3600))
+        paths = (f"{CSC}/Products({product.id})/$value",
+                 f"/odata/v1/Products('{product.id}')/$value")  # fmt: skip
+        with live_server(down) as base:
+            probe = httpx.get(base + paths[0], auth=DOWNLOADER, headers={"Range": "bytes=0-1"})
+            assert probe.status_code == 206 and len(probe.content) == 2
+            first = httpx.get(base + paths[1], auth=DOWNLOADER)
+            assert first.status_code == 200 and len(first.content) == product.size, first.text
+            for path, status in zip(paths, (429, 403), strict=True):  # CDSE's code, DHuS's
+                refused = httpx.get(base + path, auth=DOWNLOADER)
+                assert refused.status_code == status, path
+                assert "Maximum number of download (1) exceeded" in refused.text
+        assert (
+            down.accounts.store.usage_since(
+                DOWNLOADER[0], datetime.now(UTC) - timedelta(hours=1)
+            ).count
+            == 1
+        )
     finally:
         down.close()

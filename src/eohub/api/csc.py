@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from eohub.api import download
 from eohub.api.auth import authorize, challenge_headers, is_access_error
 from eohub.api.errors import status_of
-from eohub.api.odata import media_of
+from eohub.api.odata import admission, media_of
 from eohub.api.retrieval import queue_retrieval
 from eohub.api.upstream import upstream_value
 from eohub.errors import HubError, InvalidQuery, NotFound, QuotaExceeded, TooManyRequests
@@ -160,7 +160,8 @@ def _json(body: object) -> Response:
 
 
 async def _stream(request: Request, result: MediaResult, user: User) -> Response:
-    if result.offline and (served := await upstream_value(request, result.product_id)):
+    admit = admission(request, result, user)
+    if result.offline and (served := await upstream_value(request, result.product_id, admit)):
         return served  # a metadata-only mirror: redirected to, or proxied from, upstream
     if result.offline and await queue_retrieval(_hub(request), user, result.product_id):
         message = "The product is offline: its retrieval is queued; download it again later."

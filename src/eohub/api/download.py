@@ -149,7 +149,7 @@ def base_headers(media: Media) -> dict[str, str]:
     return headers
 
 
-async def _stream(chunks: Iterator[bytes], ticket: Ticket | None) -> AsyncIterator[bytes]:
+async def stream_chunks(chunks: Iterator[bytes], ticket: Ticket | None) -> AsyncIterator[bytes]:
     """Pull chunks in a worker thread; always close the reader (client gone or not).
 
     A ticket's bandwidth limit is applied by sleeping between chunks (no thread is held), and
@@ -219,4 +219,4 @@ async def media_response(request: Request, media: Media, error: ErrorResponse) -
         if ticket is not None:
             ticket.close()
         raise
-    return StreamingResponse(_stream(chunks, ticket), status_code=status, headers=headers)
+    return StreamingResponse(stream_chunks(chunks, ticket), status_code=status, headers=headers)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 from fastapi import APIRouter, Request
@@ -193,15 +193,23 @@ def media_of(request: Request, result: MediaResult, user: User) -> download.Medi
     prefix = hub.settings.server.accel_redirect_prefix
     if prefix and member is None and hub.settings.storage.backend == "filesystem":
         accel = prefix.rstrip("/") + "/" + urllib.parse.quote(key)
-    admit = None
-    if not result.preview and result.product_id is not None:
-        product_id, size = result.product_id, result.size
-
-        def admit(offset: int, length: int) -> Ticket:
-            return hub.downloads.admit(user, product_id, size, offset, length)
-
     return download.Media(result.size, result.content_type, result.filename, result.etag,
-                          result.last_modified, reader, accel, admit)  # fmt: skip
+                          result.last_modified, reader, accel,
+                          admission(request, result, user))  # fmt: skip
+
+
+def admission(
+    request: Request, result: MediaResult, user: User
+) -> Callable[[int, int], Ticket] | None:
+    """The user's download-quota admission of a product's bytes (None for previews)."""
+    if result.preview or result.product_id is None:
+        return None
+    hub, product_id, size = _hub(request), result.product_id, result.size
+
+    def admit(offset: int, length: int) -> Ticket:
+        return hub.downloads.admit(user, product_id, size, offset, length)
+
+    return admit
 
 
 async def _handle(request: Request) -> Response:
@@ -219,7 +227,10 @@ async def _handle(request: Request) -> Response:
         if isinstance(result, MediaResult):
             if not result.preview:
                 user = await authorize(request, Role.DOWNLOAD)
-            if result.offline and (served := await upstream_value(request, result.product_id)):
+            admit = admission(request, result, user)
+            if result.offline and (
+                served := await upstream_value(request, result.product_id, admit)
+            ):
                 return served  # a metadata-only mirror: redirected to or proxied from upstream
             if result.offline:
                 # The DHuS answer for an offline product: 202 Accepted, retrieval queued

@@ -292,7 +292,8 @@ class ODataService:
     def _product_media(self, product: Product) -> MediaResult:
         name = ent.media_name(product)
         if not ent.is_online(product) or product.archive_key is None:
-            return MediaResult(name, ent.PRODUCT_CONTENT_TYPE, offline=True,
+            # The catalogued size: what a proxied download's quota admission counts.
+            return MediaResult(name, ent.PRODUCT_CONTENT_TYPE, size=product.size, offline=True,
                                product_id=product.id)  # fmt: skip
         stat = self.archive.stat(product.archive_key)
         if stat is None:
