@@ -550,16 +550,11 @@ class SQLiteCatalogue(stored_files.FileManifests):
             query.limit + 1,
             query.offset,
             with_total=with_total,
-            by_pk=where.rtree_driven,
         )
 
     @staticmethod
     def _count_sql(where: Filter) -> Sql:
-        return Sql(
-            f"SELECT count(*) FROM {paging.products_from(where.rtree_driven)} "
-            f"WHERE {where.sql.text}",
-            where.sql.params,
-        )
+        return Sql(f"SELECT count(*) FROM products AS p WHERE {where.sql.text}", where.sql.params)
 
     def _run(self, conn: sqlite3.Connection, sql: Sql) -> list[Any]:
         try:

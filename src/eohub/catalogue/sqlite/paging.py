@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eohub.catalogue.sqlite.schema import KEYS_INDEX, PRODUCT_COLUMNS
+from eohub.catalogue.sqlite.schema import PRODUCT_COLUMNS
 from eohub.catalogue.sqlite.sqltext import Sql
 
 _COLUMNS = ", ".join(f"p.{c}" for c in PRODUCT_COLUMNS)
@@ -29,26 +29,11 @@ _COVERING = "USING COVERING INDEX"
 _PLANS_KEPT = 512
 
 
-def products_from(by_pk: bool) -> str:
-    """The FROM of a filter on ``products AS p``; ``by_pk`` (the filter hands the candidates'
-    pks, as an R*Tree-driven one does): through the narrow keys index (schema version 7)."""
-    return f"products AS p INDEXED BY {KEYS_INDEX}" if by_pk else "products AS p"
-
-
-def keys_sql(
-    conds: Sql,
-    order: str,
-    limit: int,
-    offset: int,
-    *,
-    with_total: bool = False,
-    by_pk: bool = False,
-) -> Sql:
+def keys_sql(conds: Sql, order: str, limit: int, offset: int, *, with_total: bool = False) -> Sql:
     """SELECT of one page's ``pk`` (and the count of every match when ``with_total``)."""
     columns = "p.pk AS pk, count(*) OVER () AS total" if with_total else "p.pk AS pk"
     return Sql(
-        f"SELECT {columns} FROM {products_from(by_pk)} WHERE {conds.text} "
-        f"ORDER BY {order} LIMIT ? OFFSET ?",
+        f"SELECT {columns} FROM products AS p WHERE {conds.text} ORDER BY {order} LIMIT ? OFFSET ?",
         [*conds.params, limit, offset],
     )
 

@@ -15,7 +15,7 @@ exact sort keys read. Measured on 1 million generated products, one month over a
 up to 55 x 25 degrees: ~2,000 candidates, ~900 read; CPU per page 13.5 -> 9 ms.
 
 Pages sorted otherwise (DHuS: newest ingestion first) are counted the same way, then
-ranked by SQLite over the matches (one seek each in the narrow keys index).
+ranked by SQLite over the matches (one primary-key seek each).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import shapely
 from eohub.catalogue.sqlite.codec import BOX_SHIFT, MAX_BOXES, US_PER_DAY, bind, boxes, to_us
 from eohub.catalogue.sqlite.compiler import covered_boxes, driving_spatial, rtree_time
 from eohub.catalogue.sqlite.ordering import keyset, order_by
-from eohub.catalogue.sqlite.paging import products_from
 from eohub.catalogue.sqlite.sqltext import Filter, Sql
 from eohub.query.query import CountMode, Query, SortKey
 from eohub.query.tree import And, Compare, CompareOp, Node, Range, Spatial, SpatialOp
@@ -259,17 +258,16 @@ def page(plan: Plan, query: Query, run: Run) -> tuple[list[int], int | None] | N
 
 def _ranked(run: Run, query: Query, matches: list[int]) -> list[int]:
     """One page of the matches in any sort order, by SQLite (NULLs and cursor as a page
-    query does); the match list drives, one seek each in the narrow keys index."""
+    query does); the match list drives, one primary-key seek each."""
     where = Filter(Sql("1"), True, frozenset())
     conds = Sql("1")
     if query.after is not None:
         conds = keyset(query.after)
     sql = (
-        f"SELECT p.pk FROM ({_PK_LIST}) AS s CROSS JOIN {products_from(True)} ON p.pk = s.value"
+        f"SELECT p.pk FROM ({_PK_LIST}) AS s CROSS JOIN products AS p ON p.pk = s.value"
         f" WHERE {conds.text} ORDER BY {order_by(query.sort, where)} LIMIT ? OFFSET ?"
     )
-    # In pk order, the seeks walk the index forwards (pages read once, in order).
-    params = [orjson.dumps(sorted(matches)), *conds.params, query.limit + 1, query.offset]
+    params = [orjson.dumps(matches), *conds.params, query.limit + 1, query.offset]
     return [int(row[0]) for row in run(Sql(sql, params))]
 
 

@@ -234,23 +234,8 @@ _V6: tuple[str, ...] = (
     "CREATE INDEX deleted_products_unsearchable ON deleted_products(id) WHERE search IS NULL",
 )
 
-# Version 7: a narrow copy of each row's most filtered and sorted columns, keyed by pk. When
-# the R*Tree drives a search, every candidate's time, platform, type and cloud cover are read
-# from this index (~100 bytes a row, a few pages per thousand candidates) instead of seeking
-# each wide table row (footprints, attributes: ~1.5 KB); SQLite's deferred seek then reads
-# the table only for the candidates that still need their footprint. At 1M products: DHuS
-# searches with a mission or type over a land box and two months, 26 -> 20 ms; ranking 3,000
-# matches by ingestion date, 13 -> 5 ms. Used with INDEXED BY (``KEYS_INDEX``).
-_V7: tuple[str, ...] = (
-    "CREATE INDEX products_keys ON products(pk, sensing_start, platform, product_type, "
-    "cloud_cover, collection, ingestion_date, publication_date, id)",
-)
-
-#: The index to name in ``INDEXED BY`` when candidates come as pks (R*Tree-driven searches).
-KEYS_INDEX = "products_keys"
-
 # Each entry upgrades the schema by one version; append, never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 LATEST_VERSION = len(MIGRATIONS)
 
 
