@@ -135,7 +135,17 @@ def fault_proxy(
     port = port or free_port()
     config = uvicorn.Config(proxy, host="127.0.0.1", port=port, log_level="critical")
     server = uvicorn.Server(config)
-    proxy.on_vanish = lambda: setattr(server, "should_exit", True)
+
+    def vanish() -> None:
+        # At once (called in the server's loop): no new connection is accepted and idle
+        # keep-alive ones are closed, so a resume cannot slip in before uvicorn's next tick.
+        for listener in server.servers:
+            listener.close()
+        for connection in list(server.server_state.connections):
+            connection.shutdown()
+        server.should_exit = True
+
+    proxy.on_vanish = vanish
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
