@@ -42,12 +42,14 @@ from pathlib import Path
 from eohub.errors import Conflict
 from eohub.storage.checksums import Digests, DualHasher
 from eohub.storage.errors import StorageBackendError, StorageFull
+from eohub.storage.writeback import WriteBehind
 from eohub.sync.remote import RemoteHub
 from eohub.sync.transfer import ResumingReader, TransferError
 
 log = logging.getLogger("eohub.sync")
 
 _CHUNK = 1 << 20
+_FLUSH_STEP = 8 << 20
 _PART = ".part"
 _SIDECAR = ".json"
 
@@ -206,6 +208,9 @@ class DownloadFolder:
         # Two buffers alternate: MD5 may still be reading one while the next is filled.
         buffers = (bytearray(_CHUNK), bytearray(_CHUNK))
         turn, filled, written = 0, 0, have
+        # Flushed and dropped from the page cache as it is written: the archive adopts the
+        # file and nobody reads a mirrored product soon (see storage/writeback.py).
+        behind = WriteBehind(fd, step=_FLUSH_STEP)
         try:
             with _translated(f"reading the partial download of {product_id}"):
                 self._hash_prefix(fd, have, hasher)
@@ -238,8 +243,12 @@ class DownloadFolder:
                         view = view[count:]
                         if filled == len(buffer):
                             self._flush(fd, buffer, filled, hasher, product_id)
+                            behind.advance(filled)
                             written, filled, turn = written + filled, 0, 1 - turn
             self._flush(fd, buffers[turn], filled, hasher, product_id)
+            behind.advance(filled)
+            with _translated(f"flushing the download of {product_id}"):
+                behind.finish()
             written += filled
             if written != expected.size:
                 raise TransferError(
@@ -247,6 +256,7 @@ class DownloadFolder:
                 )
             digests = hasher.digests()
         finally:
+            behind.close()
             hasher.close()
         return Received(self.part(product_id), digests, have, reader.resumes, reader.restarts)
 
