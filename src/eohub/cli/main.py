@@ -159,7 +159,7 @@ def _compile_pattern(
     type=click.IntRange(1, 32),
     default=2,
     show_default=True,
-    help="Products ingested in parallel.",
+    help="Products ingested in parallel (processes for large batches, else threads).",
 )
 @click.pass_context
 def ingest(
@@ -178,6 +178,7 @@ def ingest(
 
     Exits 0 when every product was ingested or was a duplicate, 1 if any was rejected.
     """
+    from eohub.cli.ingest_pool import ingest_in_processes, use_processes
     from eohub.ingest.pipeline import find_products
     from eohub.ingest.watch import WatchOptions, watch
     from eohub.wiring import build_hub
@@ -200,7 +201,10 @@ def ingest(
                 bar.update(1)
                 _print_result(result)
 
-            summary = ingestor.ingest_all(inputs, workers=workers, on_result=on_result)
+            if use_processes(len(inputs), workers):
+                summary = ingest_in_processes(settings, inputs, workers, on_result)
+            else:
+                summary = ingestor.ingest_all(inputs, workers=workers, on_result=on_result)
         if watch_dir is not None:
             options = WatchOptions(
                 folder=watch_dir,
