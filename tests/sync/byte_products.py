@@ -4,6 +4,7 @@ build and ingest by the thousand)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 from itertools import islice
@@ -57,3 +58,12 @@ def add_byte_products(
         hub.catalogue.upsert(done)
         out.extend(done)
     return out
+
+
+def stored_md5(hub: Hub, key: str) -> str:
+    """MD5 of the object ``key`` as the hub's archive serves it (computed here, not the
+    store's recorded checksum)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in hub.store.open(key):
+        digest.update(chunk)
+    return digest.hexdigest()

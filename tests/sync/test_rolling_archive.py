@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from byte_products import stored_md5
 from fault_proxy import Fault, FaultProxy, fault_proxy
 
 from account_support import DOWNLOADER, add_downloader
@@ -105,13 +106,6 @@ def archive(tmp_path: Path) -> Iterator[Archive]:
                 down.close()
     finally:
         up.hub.close()
-
-
-def _md5(hub: Hub, key: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    for chunk in hub.store.open(key):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _online_dhus(client: httpx.Client, product_id: uuid.UUID) -> str:
@@ -228,7 +222,7 @@ def test_an_evicted_product_is_retrieved_on_demand(archive: Archive) -> None:
         assert archive.retrievals.run_once() == 1
         back = archive.get(target)
         assert back.online and back.archive_key
-        assert _md5(archive.down, back.archive_key) == target.checksum("MD5")
+        assert stored_md5(archive.down, back.archive_key) == target.checksum("MD5")
         body = client.get(value)
         assert body.status_code == 200
         assert hashlib.md5(body.content, usedforsecurity=False).hexdigest() == target.checksum(

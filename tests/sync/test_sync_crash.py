@@ -19,7 +19,6 @@ orphans and ``eohub fsck`` is clean, and one more run has nothing to do.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from byte_products import add_byte_products
+from byte_products import add_byte_products, stored_md5
 from fault_proxy import FaultProxy, fault_proxy
 
 from account_support import DOWNLOADER, add_downloader
@@ -40,7 +39,7 @@ from api.odata_support import live_server
 from eohub.config import Settings
 from eohub.maintenance.fsck import fsck
 from eohub.model.product import Product
-from eohub.wiring import Hub, build_hub
+from eohub.wiring import build_hub
 from ingest.ingest_support import all_products, assert_consistent
 
 KILLS = int(os.environ.get("EOHUB_SYNC_CRASH_KILLS", "20"))
@@ -54,13 +53,6 @@ def _eohub(data: Path, *args: str, timeout: float = 180) -> subprocess.Completed
         [sys.executable, "-m", "eohub", "--data-dir", str(data), *args],
         capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
-
-
-def _md5(hub: Hub, key: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    for chunk in hub.store.open(key):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -91,7 +83,7 @@ def check_after_kill(
             assert product.online and product.archive_key, f"{product.name} has no bytes"
             assert product.checksum("MD5") == remote.checksum("MD5"), product.name
             if product.id not in checked:
-                assert _md5(hub, product.archive_key) == remote.checksum("MD5"), product.name
+                assert stored_md5(hub, product.archive_key) == remote.checksum("MD5"), product.name
                 checked.add(product.id)
         found = fsck(hub.catalogue, hub.store)
         assert found.missing == [], f"catalogued without bytes after a kill: {found.missing}"

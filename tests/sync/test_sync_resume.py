@@ -21,7 +21,6 @@ SIGKILL once its partial download stops growing. Then:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from byte_products import add_byte_products
+from byte_products import add_byte_products, stored_md5
 from fault_proxy import Fault, FaultProxy, fault_proxy
 
 from account_support import DOWNLOADER, add_downloader
@@ -61,13 +60,6 @@ def _eohub(
         capture_output=True, text=True, timeout=180, check=False,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
-
-
-def _md5(hub: Hub, key: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    for chunk in hub.store.open(key):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -145,7 +137,7 @@ class Mirror:
                 assert mine.online and mine.archive_key is not None
                 assert mine.checksum("MD5") == remote.checksum("MD5")
                 assert mine.checksum("BLAKE3") == remote.checksum("BLAKE3")
-                assert _md5(hub, mine.archive_key) == remote.checksum("MD5")
+                assert stored_md5(hub, mine.archive_key) == remote.checksum("MD5")
             found = fsck(hub.catalogue, hub.store)
             assert found.clean and found.orphans == [], found
         finally:
@@ -331,7 +323,7 @@ def test_a_download_folder_on_another_file_system_is_copied_into_the_archive(
         for remote in products:
             mine = local[remote.id]
             assert mine.archive_key is not None
-            assert _md5(down, mine.archive_key) == remote.checksum("MD5")
+            assert stored_md5(down, mine.archive_key) == remote.checksum("MD5")
             assert mine.checksum("BLAKE3") == remote.checksum("BLAKE3")
         assert list((downloads / "1").iterdir()) == []
     finally:
