@@ -76,7 +76,21 @@ def test_cron_expressions_and_aliases_are_accepted(text: str, cron: str | None) 
         ("0 0 * * 8", "the day of week field '8' is not valid"),
         ("*/0 * * * *", "the minute field '*/0' is not valid"),
         ("* * * *", "has 4 fields; write five fields: minute hour"),
-        ("0 */3 * * * ?", "has 6 fields (a Quartz expression? drop its seconds field)"),
+        (
+            "0 61 * * * ?",
+            "'61 * * * *' (from the Quartz expression '0 61 * * * ?') is not "
+            "valid: the minute field '61' is not valid (0-59)",
+        ),
+        (
+            "*/10 * * * * ?",
+            "the Quartz expression '*/10 * * * * ?' cannot be read as cron: its "
+            "seconds field '*/10' runs more than once a minute",
+        ),
+        ("0 0 12 ? * 6L", "its day-of-week field '6L' has no cron equivalent"),
+        ("0 0 12 15W * ?", "its day-of-month field '15W' (nearest weekday)"),
+        ("0 0 12 ? * 8", "its day-of-week field '8' is not valid (1-7 or SUN-SAT"),
+        ("0 0 12 * * ? 2030", "its year field '2030' has no cron equivalent"),
+        ("0 0 12 * * ? * 1", "has 8 fields; write five fields"),
         ("0 0 31 2 *", "never runs"),
         ("@reboot", "'@reboot' is not a cron alias: use one of @hourly, @daily"),
         ("sometimes", "neither an interval (30s, 5m, 1h, 1d) nor a cron expression"),
@@ -90,6 +104,28 @@ def test_bad_schedules_are_refused_naming_the_expression(text: str, words: str) 
     assert caught.value.field == "schedule"
     if text.strip() not in ("0s",):
         assert f"'{text.strip()}'" in caught.value.user_message
+
+
+@pytest.mark.parametrize(
+    ("quartz", "cron"),
+    [("0 0/3 * * * ?", "0/3 * * * *"),  # DHuS's default: every three minutes
+     ("0 0 3 * * ?", "0 3 * * *"), ("30 15 10 ? * MON-FRI", "15 10 * * MON-FRI"),
+     ("0 0 12 ? * 2-6", "0 12 * * 1-5"), ("0 0 12 ? * 1,7", "0 12 * * 0,6"),
+     ("0 0 12 ? * 6#3", "0 12 * * 5#3"), ("0 0 12 ? * 2/2", "0 12 * * 1-6/2"),
+     ("0 0 6 L * ?", "0 6 L * *"), ("0 0 0 1 1/3 ? *", "0 0 1 1/3 *"),
+     ("0  0 0 ?  * SUN", "0 0 * * SUN")],
+)  # fmt: skip
+def test_quartz_expressions_from_dhus_are_read_as_the_cron_they_mean(
+    quartz: str, cron: str
+) -> None:
+    assert parse_schedule(quartz) == Schedule(cron=cron)
+
+
+def test_a_quartz_weekday_is_counted_from_sunday_as_one() -> None:
+    # 2026-01-05 is a Monday: Quartz's 2 is Monday, cron's 1.
+    assert parse_schedule("0 0 9 ? * 2").next_after(at("2026-01-02", "09:00")) == at(
+        "2026-01-05", "09:00"
+    )
 
 
 def test_intervals_are_read_as_before() -> None:
@@ -326,6 +362,19 @@ def test_the_admin_api_takes_cron_and_refuses_a_bad_one_with_an_odata_error(serv
     kept = httpx.get(f"{served}({body['Id']})", auth=MANAGER).json()["d"]
     assert kept["Schedule"] == "*/15 * * * *" and kept["NextRun"] == body["NextRun"]
     assert [s["Label"] for s in httpx.get(served, auth=MANAGER).json()["d"]["results"]] == ["q"]
+
+
+def test_the_admin_api_takes_dhus_quartz_schedules_as_the_cron_they_mean(served: str) -> None:
+    entity = {"Label": "dhus", "ServiceUrl": UNREACHABLE, "Schedule": "0 0/3 * * * ?"}
+    created = httpx.post(served, json=entity, auth=MANAGER)
+    assert created.status_code == 201, created.text
+    body = created.json()["d"]
+    planned = datetime.fromtimestamp(int(body["NextRun"][6:-2]) / 1000, UTC)
+    assert body["Schedule"] == "0 0/3 * * * ?"  # read back as written
+    assert planned.minute % 3 == 0 and planned.second == 0
+    bad = httpx.post(served, json={**entity, "Label": "l", "Schedule": "0 0 12 ? * 6L"},
+                     auth=MANAGER)  # fmt: skip
+    assert bad.status_code == 400 and "day-of-week field '6L'" in bad.text
 
 
 # -- the portal ---------------------------------------------------------------------------------

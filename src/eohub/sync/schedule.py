@@ -1,7 +1,8 @@
 """When a serving hub runs a synchroniser or an eviction policy: an interval (``90s``, ``5m``,
 ``1h``, ``1d``) counted from the end of the last run, or a cron expression read in UTC: five
 fields (minute, hour, day of month, month, day of week) or an alias (``@hourly``, ``@daily``,
-``@weekly``, ``@monthly``, ``@yearly``).
+``@weekly``, ``@monthly``, ``@yearly``). A Quartz expression (six or seven fields, as DHuS
+writes them) is read as the five-field expression it means (:mod:`eohub.sync.quartz`).
 
 The next run is the first slot after the last run (for one that never ran: the first cron
 slot after its creation; an interval schedule runs it at once). A hub that was down over
@@ -18,6 +19,7 @@ from croniter import CroniterBadDateError, CroniterError, croniter
 
 from eohub.errors import InvalidQuery
 from eohub.sync.model import Synchroniser, SyncStatus
+from eohub.sync.quartz import is_quartz, to_cron
 
 _INTERVAL = re.compile(r"(\d+)\s*([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -120,22 +122,22 @@ def parse_cron(text: str) -> str:
             )
         return stripped.lower()
     fields = stripped.split(" ")
+    named = f"the cron expression '{shown}'"
+    if is_quartz(fields):  # DHuS's form: read as the five-field expression it means
+        stripped = to_cron(fields, shown)
+        fields = stripped.split(" ")
+        named = f"the cron expression '{stripped}' (from the Quartz expression '{shown}')"
     if len(fields) != 5:
-        quartz = len(fields) in (6, 7)  # DHuS's Quartz expressions start with the seconds
-        note = " (a Quartz expression? drop its seconds field)" if quartz else ""
         raise InvalidQuery(
-            f"the cron expression '{shown}' has {len(fields)} fields{note}; write {_CRON_HINT}",
-            field="schedule",
+            f"{named} has {len(fields)} fields; write {_CRON_HINT}", field="schedule"
         )
     if not croniter.is_valid(stripped):
         why = _bad_field(fields) or "its fields do not fit together"
-        raise InvalidQuery(f"the cron expression '{shown}' is not valid: {why}", field="schedule")
+        raise InvalidQuery(f"{named} is not valid: {why}", field="schedule")
     try:
         croniter(stripped, _PROBE_FROM).get_next(datetime)
     except (CroniterBadDateError, CroniterError, ValueError):
-        raise InvalidQuery(
-            f"the cron expression '{shown}' never runs (no such date)", field="schedule"
-        ) from None
+        raise InvalidQuery(f"{named} never runs (no such date)", field="schedule") from None
     return stripped
 
 
