@@ -141,6 +141,13 @@ def test_atom_or_json_as_asked(served: tuple[str, SyncService]) -> None:
     entries = etree.fromstring(feed.content).findall(f"{{{ATOM}}}entry")
     assert [_properties(e)["Label"] for e in entries] == ["t0"]
     assert _properties(entries[0])["ServicePassword"] == "***"
+    # The skip list's figures are in Atom too, and MaxFailures can be set from it.
+    assert (_properties(entries[0])["SkippedProducts"], _properties(entries[0])["MaxFailures"]) \
+        == ("0", "5")  # fmt: skip
+    limit = httpx.request("MERGE", f"{api}({key})", auth=MANAGER, headers=SEND_ATOM,
+                          content=entry("<d:MaxFailures>2</d:MaxFailures>"))  # fmt: skip
+    assert limit.status_code == 204, limit.text
+    assert syncs.get(key).definition.max_failures == 2
     one = httpx.get(f"{api}({key})", headers={"Accept": "application/atom+xml"}, auth=MANAGER)
     assert one.headers["content-type"].startswith("application/atom+xml;type=entry")
     assert _properties(etree.fromstring(one.content))["ServiceLogin"] == "u"
