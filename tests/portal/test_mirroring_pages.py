@@ -279,7 +279,7 @@ def test_editing_changes_the_definition_and_keeps_secrets_cursor_and_records(
     form = _edit_form(sources=f"{UPSTREAM}\nhttp://127.0.0.1:12/odata/v1",
                       filter="platformname:Sentinel-1", filter_language="opensearch",
                       area="intersects POINT(5 45)", mode="copy", schedule="1h", streams="8",
-                      source_window="30d")  # fmt: skip
+                      source_window="30d", verify="blake3")  # fmt: skip
     saved = keeper.submit(path, form, form_page=path)
     assert saved.status_code == 303 and saved.headers["location"] == f"{PAGE}?done=edited"
     after = syncs.get(mirror.id)
@@ -289,6 +289,7 @@ def test_editing_changes_the_definition_and_keeps_secrets_cursor_and_records(
     assert (d.filter, d.filter_language.value, d.geofilter) == (
         "platformname:Sentinel-1", "opensearch", "intersects POINT(5 45)")  # fmt: skip
     assert (d.mode.value, d.schedule, d.streams, d.source_window) == ("copy", "1h", 8, "P30D")
+    assert d.verify.value == "blake3"
     assert d.page_size == 7  # not on the form: kept
     assert after.cursor == mirror.cursor and after.counters == mirror.counters
     page = keeper.get(saved.headers["location"])
@@ -334,6 +335,7 @@ def test_credentials_are_replaced_only_when_typed_or_forgotten(
         ("streams", "0", "1 to 64"),
         ("streams", "many", "1 to 64"),
         ("mode", "all", "metadata only or copy"),
+        ("verify", "none", "checksum choices"),
         ("source_window", "soon", "rolling window"),
     ],
 )

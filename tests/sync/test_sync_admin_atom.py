@@ -16,7 +16,7 @@ from api.odata_support import live_server
 from eohub.config import Settings
 from eohub.model.user import Role
 from eohub.sync import SyncService
-from eohub.sync.model import SyncDefinition, SyncMode, SyncStatus
+from eohub.sync.model import SyncDefinition, SyncMode, SyncStatus, VerifyMode
 from eohub.wiring import build_hub, build_sync
 
 MANAGER = ("manager", "manager-password")
@@ -144,10 +144,17 @@ def test_atom_or_json_as_asked(served: tuple[str, SyncService]) -> None:
     # The skip list's figures are in Atom too, and MaxFailures can be set from it.
     assert (_properties(entries[0])["SkippedProducts"], _properties(entries[0])["MaxFailures"]) \
         == ("0", "5")  # fmt: skip
-    limit = httpx.request("MERGE", f"{api}({key})", auth=MANAGER, headers=SEND_ATOM,
-                          content=entry("<d:MaxFailures>2</d:MaxFailures>"))  # fmt: skip
+    assert _properties(entries[0])["Verify"] == "all"
+    assert _properties(entries[0])["FileChecksums"] == "false"
+    body = entry("<d:MaxFailures>2</d:MaxFailures><d:Verify>blake3</d:Verify>"
+                 "<d:FileChecksums>true</d:FileChecksums>")  # fmt: skip
+    limit = httpx.request("MERGE", f"{api}({key})", auth=MANAGER, headers=SEND_ATOM, content=body)
     assert limit.status_code == 204, limit.text
-    assert syncs.get(key).definition.max_failures == 2
+    changed = syncs.get(key).definition
+    assert (changed.max_failures, changed.verify, changed.file_checksums) == (
+        2, VerifyMode.BLAKE3, True)  # fmt: skip
+    bad = httpx.patch(f"{api}({key})", json={"Verify": "none"}, auth=MANAGER)
+    assert bad.status_code == 400 and "Verify must be one of all, blake3" in bad.text
     one = httpx.get(f"{api}({key})", headers={"Accept": "application/atom+xml"}, auth=MANAGER)
     assert one.headers["content-type"].startswith("application/atom+xml;type=entry")
     assert _properties(etree.fromstring(one.content))["ServiceLogin"] == "u"

@@ -144,6 +144,23 @@ def test_copy_sync_stores_verified_bytes_and_previews(hubs: Hubs) -> None:
     offline = local[hubs.up.offline.id]  # no bytes upstream: catalogued offline here
     assert not offline.online and offline.archive_key is None
     assert report.bytes == sum(p.size for p in hubs.up.products)
+    # Without --file-checksums the copies have none until `eohub fsck --repair`.
+    assert all(hubs.down.catalogue.files(local[p.id]) is None for p in hubs.up.products)
+
+
+def test_file_checksums_of_copies_are_computed_as_the_source_has_them(hubs: Hubs) -> None:
+    hubs.sync.add(hubs.definition(mode=SyncMode.COPY, streams=2, file_checksums=True))
+    assert hubs.sync.run("up").error is None
+    local = hubs.local()
+    for remote in hubs.up.products:
+        theirs = hubs.up.hub.catalogue.files(remote)
+        mine = hubs.down.catalogue.files(local[remote.id])
+        if not str(remote.archive_key).endswith(".zip"):  # a netCDF file (S5P): no files inside
+            assert theirs is None and mine is None
+            continue
+        assert theirs is not None and mine is not None and len(mine.files) >= 3, remote.name
+        assert mine.files == theirs.files  # path, size, MD5, BLAKE3 of every file
+        assert mine.archive_key == local[remote.id].archive_key
 
 
 def test_products_sharing_one_creation_date_are_neither_lost_nor_repeated(hubs: Hubs) -> None:

@@ -16,7 +16,7 @@ import click
 from eohub.cli.context import settings_of
 from eohub.errors import HubError
 from eohub.sync import SyncDefinition, Synchroniser, SyncMode, SyncService
-from eohub.sync.model import FilterLanguage, SourceProtocol, ValueServing
+from eohub.sync.model import FilterLanguage, SourceProtocol, ValueServing, VerifyMode
 from eohub.sync.schedule import planned_run
 from eohub.sync.service import with_credentials
 
@@ -62,6 +62,8 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "schedule": d.schedule,
         "source_window": d.source_window,
         "max_failures": d.max_failures,
+        "verify": d.verify.value,
+        "file_checksums": d.file_checksums,
         "status": sync.status.value,
         "cursor": {"time_ms": c.time_ms, "bucket": c.bucket, "after_id": c.after_id},
         "products": sync.counters.products,
@@ -88,6 +90,15 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
     }  # fmt: skip
 
 
+_VERIFY_HELP = (
+    "Copy mode: the checksums computed on the bytes received. all: MD5 and BLAKE3, each "
+    "compared with the source's. blake3: where the source lists both, only BLAKE3 (a stronger "
+    "check, a third of the CPU) and the source's MD5 kept."
+)
+_FILES_HELP = (
+    "Copy mode: compute the checksums of the files inside each copied zip once it is stored "
+    "(one more read of its bytes), as ingest keeps them."
+)
 _WINDOW_HELP = (
     "The sources' rolling window (30d, P30D) shown at /api/hubs when a source does not "
     "report its own."
@@ -143,6 +154,9 @@ def sync() -> None:
     "--max-failures", type=int, default=5, show_default=True,
     help="Failed runs of one product before it goes on the skip list; 0: never skip.",
 )  # fmt: skip
+@click.option("--verify", type=click.Choice([m.value for m in VerifyMode]), default="all",
+              show_default=True, help=_VERIFY_HELP)  # fmt: skip
+@click.option("--file-checksums", is_flag=True, help=_FILES_HELP)
 @click.pass_context
 def sync_add(
     ctx: click.Context, label: str, sources: tuple[str, ...], protocol: str | None,
@@ -150,7 +164,7 @@ def sync_add(
     token: str | None, filter_: str | None, filter_language: str,
     geofilter: tuple[str, str] | None, copy: bool, collection: str | None, page_size: int,
     streams: int, no_quicklooks: bool, keep_deleted: bool, schedule: str | None,
-    source_window: str | None, max_failures: int,
+    source_window: str | None, max_failures: int, verify: str, file_checksums: bool,
 ) -> None:  # fmt: skip
     """Create synchroniser LABEL (running, from the remote's first product)."""
     definition = SyncDefinition(
@@ -162,7 +176,7 @@ def sync_add(
         geofilter=" ".join(geofilter) if geofilter else None, collection=collection,
         page_size=page_size, streams=streams, quicklooks=not no_quicklooks,
         deletions=not keep_deleted, schedule=schedule, source_window=source_window,
-        max_failures=max_failures,
+        max_failures=max_failures, verify=VerifyMode(verify), file_checksums=file_checksums,
     )  # fmt: skip
     with _service(ctx) as service:
         added = service.add(definition)
@@ -194,6 +208,8 @@ def sync_add(
 @click.option("--schedule", help="A new schedule ('' runs it by hand only).")
 @click.option("--source-window", help="The sources' rolling window ('' forgets it).")
 @click.option("--max-failures", type=int, help="Failed runs before a product is skipped.")
+@click.option("--verify", type=click.Choice([m.value for m in VerifyMode]), help=_VERIFY_HELP)
+@click.option("--file-checksums/--no-file-checksums", default=None, help=_FILES_HELP)
 @click.pass_context
 def sync_edit(ctx: click.Context, /, ref: str, **options: Any) -> None:
     """Change synchroniser REF: only the options given change; its cursors, records and the
@@ -243,6 +259,10 @@ def _edits(options: dict[str, Any]) -> dict[str, Any]:
         changes["quicklooks"] = options["quicklooks"]
     if options["deletions"] is not None:
         changes["deletions"] = options["deletions"]
+    if options["verify"] is not None:
+        changes["verify"] = VerifyMode(options["verify"])
+    if options["file_checksums"] is not None:
+        changes["file_checksums"] = options["file_checksums"]
     return changes
 
 

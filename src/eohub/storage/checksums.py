@@ -49,10 +49,13 @@ class Digests:
 
 
 class DualHasher:
-    """Incremental MD5 + BLAKE3; use as a context manager so the helper thread is released."""
+    """Incremental MD5 + BLAKE3; use as a context manager so the helper thread is released.
 
-    def __init__(self, *, parallel: bool = True) -> None:
-        self._md5 = hashlib.md5(usedforsecurity=False)
+    ``md5=False`` computes BLAKE3 alone (for bytes whose MD5 is known from elsewhere): the
+    digests then carry an empty MD5."""
+
+    def __init__(self, *, parallel: bool = True, md5: bool = True) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self._blake3 = blake3()
         self._size = 0
         self._parallel = parallel
@@ -62,7 +65,9 @@ class DualHasher:
         """Add the next bytes. ``data`` must not be modified until the next call returns."""
         self._size += len(data)
         self._wait()
-        if self._parallel and len(data) >= _PARALLEL_MIN:
+        if self._md5 is None:
+            pass
+        elif self._parallel and len(data) >= _PARALLEL_MIN:
             # One update at a time per hasher (``_wait`` above), so MD5 sees the bytes in order.
             self._pending = _shared_pool().submit(self._md5.update, data)
         else:
@@ -72,7 +77,8 @@ class DualHasher:
     def digests(self) -> Digests:
         """The checksums of everything added so far."""
         self._wait()
-        return Digests(self._size, self._md5.hexdigest(), self._blake3.hexdigest())
+        md5 = self._md5.hexdigest() if self._md5 is not None else ""
+        return Digests(self._size, md5, self._blake3.hexdigest())
 
     def close(self) -> None:
         """Wait for the pending MD5 update (idempotent); the shared helper threads stay."""

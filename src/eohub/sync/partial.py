@@ -74,7 +74,7 @@ class Received:
     """A complete download: its file and what was computed while it was written."""
 
     path: Path
-    digests: Digests
+    digests: Digests  # an empty MD5 when it was not computed (``fetch(md5=False)``)
     resumed_at: int  # bytes kept from an earlier try (0: from the first byte)
     resumes: int  # Range requests answered from their offset in this try
     restarts: int  # Range requests the remote answered with the whole product
@@ -169,9 +169,12 @@ class DownloadFolder:
             os.close(fd)  # releases the lock
 
     # -- one download ------------------------------------------------------------------------
-    def fetch(self, remote: RemoteHub, product_id: uuid.UUID, expected: Expected) -> Received:
+    def fetch(
+        self, remote: RemoteHub, product_id: uuid.UUID, expected: Expected, *, md5: bool = True
+    ) -> Received:
         """The product's complete bytes in :meth:`part`, resumed from what an earlier try left
-        (the file stays for the next try when this one fails)."""
+        (the file stays for the next try when this one fails); their BLAKE3 computed, and
+        their MD5 unless ``md5`` is false."""
         with _translated(f"preparing the download of {product_id}"):
             self.root.mkdir(parents=True, exist_ok=True)
             have, sidecar = self._resumable(product_id, expected)
@@ -180,7 +183,7 @@ class DownloadFolder:
                 self._write_sidecar(product_id, sidecar)
             fd = os.open(self.part(product_id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            return self._fill(remote, product_id, expected, fd, have, sidecar)
+            return self._fill(remote, product_id, expected, fd, have, sidecar, md5)
         finally:
             os.close(fd)
 
@@ -203,8 +206,9 @@ class DownloadFolder:
         fd: int,
         have: int,
         sidecar: _Sidecar,
+        md5: bool,
     ) -> Received:
-        hasher = DualHasher()
+        hasher = DualHasher(md5=md5)
         # Two buffers alternate: MD5 may still be reading one while the next is filled.
         buffers = (bytearray(_CHUNK), bytearray(_CHUNK))
         turn, filled, written = 0, 0, have
@@ -226,7 +230,7 @@ class DownloadFolder:
                             raise TransferError(f"downloading {product_id}: bytes out of order")
                         # The whole product again: its first byte must not follow old ones.
                         hasher.close()
-                        hasher, filled, written = DualHasher(), 0, 0
+                        hasher, filled, written = DualHasher(md5=md5), 0, 0
                         with _translated(f"emptying the partial download of {product_id}"):
                             os.ftruncate(fd, 0)
                             os.lseek(fd, 0, os.SEEK_SET)

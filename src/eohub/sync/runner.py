@@ -38,10 +38,12 @@ from pathlib import Path
 
 from eohub.catalogue.service import Catalogue
 from eohub.errors import HubError
+from eohub.model.files import FileManifest
 from eohub.model.product import Checksum, Product
 from eohub.query.evaluate import matches
 from eohub.query.tree import Node
 from eohub.storage.errors import StorageError
+from eohub.storage.file_digests import ZipDigestError, digest_zip
 from eohub.storage.ports import FileAdopter, ObjectStore, StoredObject, product_key
 from eohub.sync.cdse_entry import decode_cdse_product, deleted_cdse, from_us
 from eohub.sync.cdse_remote import CdseHub
@@ -62,6 +64,7 @@ from eohub.sync.model import (
     SyncCounters,
     Synchroniser,
     SyncMode,
+    VerifyMode,
 )
 from eohub.sync.partial import DownloadFolder, Expected
 from eohub.sync.remote import RemoteError, RemoteHub
@@ -242,6 +245,8 @@ class SyncJob:
         }
         self.filter: Node = local_filter(sync.definition, clock())
         self.cdse = isinstance(remote, CdseHub)
+        # File checksums of copies stored, until their products are catalogued.
+        self._manifests: dict[uuid.UUID, FileManifest] = {}
         self.remote_filter = (
             cdse_remote_filter(sync.definition, self.filter)
             if self.cdse
@@ -381,14 +386,17 @@ class SyncJob:
                     report.resumes += resumes
                     done.append((product, local.get(item.id)))
         if not done:
+            self._manifests.clear()
             self._settle(settled)
             return
         try:
             self.catalogue.upsert([product for product, _ in done])
         except BaseException:
+            self._manifests.clear()
             for product, _ in done:  # the rows were not written: their bytes must not linger
                 self._delete_keys(_keys(product))
             raise
+        self._store_manifests([product for product, _ in done])
         for product, old in done:
             if old is not None:
                 self._delete_keys(set(_keys(old)) - set(_keys(product)))
@@ -451,6 +459,8 @@ class SyncJob:
                 if d.mode is SyncMode.COPY and item.online:
                     data, resumes = self._copy(item, f"{folder}/{archive_name(item.product)}")
                     stored_keys.append(data[0])
+                    if d.file_checksums:
+                        self._file_digests(item.id, data[0])
                 previews = self._previews(item, folder, stored_keys) if d.quicklooks else {}
                 return self._record(item, old, data, previews), resumes
             except (RemoteError, StorageError) as exc:
@@ -465,13 +475,45 @@ class SyncJob:
         log.error("%s: not synchronised: %s", item.product.name, error)
         return error
 
+    def _file_digests(self, product_id: uuid.UUID, key: str) -> None:
+        """The checksums of the files inside the zip just stored as ``key``, kept until the
+        product is catalogued; one that cannot be read is catalogued without them (as at
+        ingest: the copy is the source's, verified)."""
+        if not key.lower().endswith(".zip"):
+            return
+        try:
+            with self.archive.open_file(key) as handle:
+                files = digest_zip(handle)
+        except (ZipDigestError, StorageError, OSError) as exc:
+            log.warning("file checksums of product %s not computed: %s", product_id, exc)
+            return
+        self._manifests[product_id] = FileManifest(product_id, key, self.clock(), files)
+
+    def _store_manifests(self, products: list[Product]) -> None:
+        """Keep the file checksums of the products just catalogued (a failure is logged:
+        ``eohub fsck --repair`` computes them later)."""
+        manifests = [m for p in products if (m := self._manifests.get(p.id)) is not None
+                     and m.describes(p.archive_key)]  # fmt: skip
+        self._manifests.clear()
+        for manifest in manifests:
+            try:
+                self.catalogue.store_files(manifest)
+            except HubError as exc:
+                log.warning("file checksums of product %s not stored: %s", manifest.product_id,
+                            exc)  # fmt: skip
+
     def _copy(self, item: RemoteProduct, key: str) -> tuple[tuple[str, int, str, str], int]:
         """Download into the partial file (resumed from what an earlier try, in this process or
         another, left), verify, then hand the file to the archive."""
         product = item.product
         expected = Expected(product.size, product.checksum("MD5"), product.checksum("BLAKE3"))
-        received = self.downloads.fetch(self.remote, item.id, expected)
+        # MD5 is taken from the source only where BLAKE3, computed here, proves the bytes.
+        trusted = self.sync.definition.verify is VerifyMode.BLAKE3 and None not in (
+            expected.md5, expected.blake3)  # fmt: skip
+        received = self.downloads.fetch(self.remote, item.id, expected, md5=not trusted)
         digests = received.digests
+        if trusted:
+            digests = replace(digests, md5=str(expected.md5))
         for algorithm, value, wanted in (
             ("MD5", digests.md5, expected.md5), ("BLAKE3", digests.blake3, expected.blake3)
         ):  # fmt: skip

@@ -36,6 +36,7 @@ from eohub.sync.model import (
     SyncMode,
     SyncStatus,
     ValueServing,
+    VerifyMode,
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -169,6 +170,7 @@ def definition_from_json(text: str) -> SyncDefinition:
         values["protocol"] = SourceProtocol(values["protocol"])
     values["sources"] = tuple(values.get("sources") or ())
     values["value"] = ValueServing(values.get("value") or ValueServing.NONE)
+    values["verify"] = VerifyMode(values.get("verify") or VerifyMode.ALL)
     return SyncDefinition(**values)
 
 

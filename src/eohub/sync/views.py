@@ -19,6 +19,7 @@ from eohub.sync.model import (
     SyncMode,
     SyncStatus,
     ValueServing,
+    VerifyMode,
 )
 from eohub.sync.policy import EvictionPolicy, iso_duration
 from eohub.sync.schedule import planned_run
@@ -68,6 +69,8 @@ def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
         "Failures": sync.counters.failures,
         "SkippedProducts": sync.skipped,
         "MaxFailures": d.max_failures,
+        "Verify": d.verify.value,
+        "FileChecksums": d.file_checksums,
         "LagSeconds": sync.lag_seconds,
         "Throughput": round(sync.last_rate, 3),
         "LastSuccess": sync.last_success,
@@ -148,6 +151,8 @@ _WRITABLE: dict[str, tuple[str, Any]] = {
     "Sources": ("sources", _sources),
     "ValueServing": ("value", lambda n, v: _choice(n, v, ValueServing)),
     "MaxFailures": ("max_failures", _int),
+    "Verify": ("verify", lambda n, v: _choice(n, v, VerifyMode)),
+    "FileChecksums": ("file_checksums", _flag),
     "SourceRollingWindow": ("source_window", _text),
 }
 

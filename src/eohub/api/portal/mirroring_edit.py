@@ -15,7 +15,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from eohub.api.portal.figures import FIGURES
 from eohub.api.portal.mirroring import PAGE, _manager
-from eohub.api.portal.mirroring_form import LANGUAGES, MODES, form_values, read_edit_form
+from eohub.api.portal.mirroring_form import (
+    LANGUAGES,
+    MODES,
+    VERIFY_MODES,
+    form_values,
+    read_edit_form,
+)
 from eohub.api.portal.pages import render
 from eohub.api.portal.session import CSRF_FIELD, check_csrf
 from eohub.api.sync_state import sync_service
@@ -50,7 +56,7 @@ def _edit_page(
 ) -> Response:
     return render(request, "admin_mirroring_edit.html", status=status, sync=sync,
                   values=values, errors=errors or {}, languages=LANGUAGES, modes=MODES,
-                  **FIGURES)  # fmt: skip
+                  verify_modes=VERIFY_MODES, **FIGURES)  # fmt: skip
 
 
 @router.get(PAGE + "/{key}/edit")
@@ -81,6 +87,7 @@ def edit(
     mode: Text = "",
     schedule: Text = "",
     streams: Text = "",
+    verify: Text = "",
     source_window: Text = "",
 ) -> Response:
     """Store the changed definition (cursors and records stay); the form again with its
@@ -95,7 +102,7 @@ def edit(
     values = {"label": label, "sources": sources, "username": username, "password": password,
               "token": token, "forget_credentials": forget_credentials, "filter": filter,
               "filter_language": filter_language, "area": area, "mode": mode,
-              "schedule": schedule, "streams": streams,
+              "schedule": schedule, "streams": streams, "verify": verify,
               "source_window": source_window}  # fmt: skip
     definition, errors = read_edit_form(sync.definition, values)
     if definition is not None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from eohub.errors import InvalidQuery
 from eohub.sync.filters import local_filter
-from eohub.sync.model import FilterLanguage, SyncDefinition, SyncMode
+from eohub.sync.model import FilterLanguage, SyncDefinition, SyncMode, VerifyMode
 from eohub.sync.policy import parse_window
 from eohub.sync.schedule import parse_schedule
 from eohub.sync.service import MAX_STREAMS, check_definition, with_credentials
@@ -26,7 +26,11 @@ MODES = (
     (SyncMode.METADATA.value, "Metadata only (products offline here)"),
     (SyncMode.COPY.value, "Copy the products' bytes"),
 )
-EDIT_FIELDS = (*FIELDS, "streams", "source_window", "forget_credentials")
+VERIFY_MODES = (
+    (VerifyMode.ALL.value, "MD5 and BLAKE3, each compared with the source's"),
+    (VerifyMode.BLAKE3.value, "BLAKE3 only where the source lists both (its MD5 kept): faster"),
+)
+EDIT_FIELDS = (*FIELDS, "streams", "verify", "source_window", "forget_credentials")
 _CHECKED_FIELD = {"label": "label", "source": "sources", "token": "token", "schedule": "schedule",
                   "streams": "streams", "source_window": "source_window", "value": "mode",
                   "username": "username"}  # fmt: skip
@@ -122,7 +126,8 @@ def form_values(definition: SyncDefinition) -> dict[str, str]:
     return {"label": d.label, "sources": "\n".join(d.urls), "username": d.username or "",
             "filter": d.filter or "", "filter_language": d.filter_language.value,
             "area": d.geofilter or "", "mode": d.mode.value, "schedule": d.schedule or "",
-            "streams": str(d.streams), "source_window": d.source_window or ""}  # fmt: skip
+            "streams": str(d.streams), "verify": d.verify.value,
+            "source_window": d.source_window or ""}  # fmt: skip
 
 
 def _credentials(
@@ -160,6 +165,9 @@ def read_edit_form(
     streams = int(v["streams"]) if v["streams"].isdigit() and len(v["streams"]) < 4 else 0
     if not 1 <= streams <= MAX_STREAMS:
         errors["streams"] = f"Parallel downloads are a whole number from 1 to {MAX_STREAMS}"
+    v["verify"] = v["verify"] or stored.verify.value  # not sent: kept
+    if v["verify"] not in {m.value for m in VerifyMode}:
+        errors["verify"] = "Choose one of the checksum choices listed"
     if v["source_window"]:
         try:
             parse_window(v["source_window"])
@@ -172,4 +180,5 @@ def read_edit_form(
         changed, label=v["label"], url=urls[0], sources=tuple(urls[1:]), mode=mode,
         filter=v["filter"] or None, filter_language=language, geofilter=v["area"] or None,
         schedule=v["schedule"] or None, streams=streams, source_window=v["source_window"] or None,
+        verify=VerifyMode(v["verify"]),
     ))  # fmt: skip

@@ -38,7 +38,8 @@ SYNCHRONIZER = EntityTypeDef(
             # eohub's own
             ("Protocol", _S), ("FilterLanguage", _S), ("Sources", _S), ("ValueServing", _S),
             ("Products", _I64), ("Bytes", _I64), ("Deleted", _I64), ("Failures", _I64),
-            ("SkippedProducts", _I64), ("MaxFailures", _I32),
+            ("SkippedProducts", _I64), ("MaxFailures", _I32), ("Verify", _S),
+            ("FileChecksums", _B),
             ("LagSeconds", _DBL), ("Throughput", _DBL), ("LastSuccess", _DT),
             ("NextRun", _DT), ("CurrentSource", _S), ("SourceRollingWindow", _S),
         )),
