@@ -535,8 +535,12 @@ class SyncJob:
                 return adopted
         with path.open("rb") as stream:
             stored = self.archive.put(key, stream, expected_size=size)
-        if (stored.md5, stored.blake3) != (md5, blake3):  # changed on disk since verified
+        if (stored.md5, stored.blake3) != (md5, blake3):
             self._delete_keys([key])
+            if stored.blake3 == blake3:  # --verify blake3 took the source's word for its MD5
+                raise ChecksumMismatch(
+                    f"MD5 of the received bytes is {stored.md5}, the remote says {md5}"
+                )
             raise ChecksumMismatch(f"the downloaded file of {key} changed before it was archived")
         return stored
 
