@@ -253,6 +253,11 @@ class SyncSettings(BaseModel):
     stale_download_hours: float = Field(
         default=72, gt=0, description="eohub fsck --repair removes partial downloads older"
     )
+    timeout_s: float = Field(
+        default=60.0, gt=0, le=3600,
+        description="seconds a request of a synchroniser or a retrieval waits for the remote "
+        "hub's answer (or the next bytes of a download); connecting waits at most 10 s",
+    )  # fmt: skip
 
 
 class PortalSettings(BaseModel):

@@ -33,6 +33,7 @@ from eohub.sync import SqlSyncStore, SyncService
 from eohub.sync.archive_store import SqlArchiveStore
 from eohub.sync.evict import Evictor
 from eohub.sync.retrieve import Retrievals, Source
+from eohub.sync.runner import default_remote
 from eohub.workspace import SearchNotifier, Workspace
 from eohub.workspace.notify import FeedNotifications
 from eohub.workspace.store import SqlWorkspaceStore
@@ -251,16 +252,18 @@ def build_offline(
         sync_store.migrate()
     conf = settings.retrieval
 
+    timeout = settings.sync.timeout_s
+
     def sources() -> list[Source]:
         found = [
             Source(s.label or s.url, s.url, s.username,
                    s.password.get_secret_value() if s.password else None,
-                   s.token.get_secret_value() if s.token else None)
+                   s.token.get_secret_value() if s.token else None, timeout)
             for s in conf.sources
         ]  # fmt: skip
         if conf.from_synchronisers:
             found += [
-                Source(d.label, d.url, d.username, d.password, d.token)
+                Source(d.label, d.url, d.username, d.password, d.token, timeout)
                 for d in (sync.definition for sync in sync_store.list())
             ]
         return found
@@ -385,4 +388,8 @@ def build_sync(hub: Hub, *, migrate: bool = True) -> SyncService:
     store = SqlSyncStore(account_store.connect, account_store.dialect)
     if migrate:
         store.migrate()
-    return SyncService(store, hub.catalogue, hub.store, downloads=hub.settings.downloads_path)
+    timeout = hub.settings.sync.timeout_s
+    return SyncService(
+        store, hub.catalogue, hub.store, downloads=hub.settings.downloads_path,
+        remote_factory=lambda sync: default_remote(sync, timeout=timeout),
+    )  # fmt: skip

@@ -21,24 +21,15 @@ from fault_proxy import Fault, FaultProxy, fault_proxy
 
 from account_support import DOWNLOADER, add_downloader
 from api.odata_support import live_server
-from eohub.config import Settings
+from eohub.config import Settings, SyncSettings
 from eohub.model import Product
 from eohub.query import Query
 from eohub.sync import SyncDefinition, SyncMode, SyncService
-from eohub.sync.model import Synchroniser
-from eohub.sync.remote import Backoff, RemoteHub
-from eohub.sync.runner import default_remote
+from eohub.sync.remote import Backoff
 from eohub.wiring import Hub, build_hub, build_sync
 
 FAST = Backoff(attempts=4, base=0.01, cap=0.05)
 TIMEOUT = 0.5  # the synchroniser's HTTP timeout here; the proxy stalls for 4 times as long
-
-
-def short_timeout(sync: Synchroniser) -> RemoteHub:
-    """The synchroniser's usual client, with a short timeout."""
-    remote = default_remote(sync)
-    remote.client.timeout = httpx.Timeout(TIMEOUT)
-    return remote
 
 
 @dataclass
@@ -85,10 +76,11 @@ def mirror(tmp_path: Path) -> Iterator[Mirror]:
     up = build_hub(Settings(data_dir=tmp_path / "up"))  # type: ignore[call-arg]
     add_downloader(up)
     add_byte_products(up, 10, seed=4, size=(20_000, 60_000), quicklook_every=3)
-    down = build_hub(Settings(data_dir=tmp_path / "down"))  # type: ignore[call-arg]
+    # The hub's own setting (sync.timeout_s), as an operator sets it.
+    timeout = SyncSettings(timeout_s=TIMEOUT)
+    down = build_hub(Settings(data_dir=tmp_path / "down", sync=timeout))  # type: ignore[call-arg]
     sync = build_sync(down)
     sync.backoff = FAST
-    sync.remote_factory = short_timeout
     try:
         with live_server(up) as served, fault_proxy(served) as (url, proxy):
             proxy.stall = 4 * TIMEOUT

@@ -54,11 +54,12 @@ class Source:
     username: str | None = None
     password: str | None = None
     token: str | None = None
+    timeout: float = 60.0  # seconds per request
 
     def remote(self, backoff: Backoff | None = None) -> RemoteHub:
         """A client of the source with its credentials."""
         auth = (self.username, self.password or "") if self.username else None
-        remote = RemoteHub(self.url, auth=auth, token=self.token)
+        remote = RemoteHub(self.url, auth=auth, token=self.token, timeout=self.timeout)
         if backoff is not None:
             remote.backoff = backoff
         return remote

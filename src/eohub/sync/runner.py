@@ -79,14 +79,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def default_remote(sync: Synchroniser) -> RemoteHub:
+def default_remote(sync: Synchroniser, *, timeout: float = 60.0) -> RemoteHub:
     """A client of the synchroniser's source (``sync.source``, else its first URL) with its
-    credentials, speaking the synchroniser's protocol."""
+    credentials, speaking the synchroniser's protocol; ``timeout`` seconds per request."""
     d = sync.definition
     auth = (d.username, d.password or "") if d.username else None
     kind = CdseHub if d.source_protocol is SourceProtocol.CDSE else RemoteHub
     url = sync.source or d.url
-    return kind(url, auth=auth, token=d.token, connections=max(4, d.streams + 2))
+    return kind(url, auth=auth, token=d.token, timeout=timeout,
+                connections=max(4, d.streams + 2))  # fmt: skip
 
 
 Page = tuple[list[dict[str, object]], str | None]
