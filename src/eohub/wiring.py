@@ -263,7 +263,16 @@ def build_offline(
         ]  # fmt: skip
         if conf.from_synchronisers:
             found += [
-                Source(d.label, d.url, d.username, d.password, d.token, timeout)
+                Source(
+                    d.label,
+                    d.url,
+                    d.username,
+                    d.password,
+                    d.token,
+                    timeout,
+                    d.token_url,
+                    d.client_id,
+                )
                 for d in (sync.definition for sync in sync_store.list())
             ]
         return found

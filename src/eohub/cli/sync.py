@@ -51,6 +51,8 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "username": d.username,
         "password": "***" if d.password else None,
         "token": "***" if d.token else None,
+        "token_url": d.token_url,
+        "client_id": d.client_id if d.token_url else None,
         "mode": d.mode.value,
         "filter": d.filter,
         "filter_language": d.filter_language.value,
@@ -90,6 +92,11 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
     }  # fmt: skip
 
 
+_TOKEN_URL_HELP = (
+    "OpenID Connect token endpoint (CDSE: https://identity.dataspace.copernicus.eu/auth/realms/"
+    "CDSE/protocol/openid-connect/token): --user/--password get access tokens there, sent as "
+    "Bearer and renewed before they expire."
+)
 _VERIFY_HELP = (
     "Copy mode: the checksums computed on the bytes received. all: MD5 and BLAKE3, each "
     "compared with the source's. blake3: where the source lists both, only BLAKE3 (a stronger "
@@ -129,6 +136,9 @@ def sync() -> None:
 @click.option("--user", "username", help="User name on the remote hub.")
 @click.option("--password", help="Password on the remote hub.")
 @click.option("--token", help="Bearer token instead of a user name and password.")
+@click.option("--token-url", help=_TOKEN_URL_HELP)
+@click.option("--client-id", default="cdse-public", show_default=True,
+              help="OpenID Connect client of --token-url's password grant.")  # fmt: skip
 @click.option("--filter", "filter_", help="Only products matching this query.")
 @click.option(
     "--filter-language", type=click.Choice([f.value for f in FilterLanguage]),
@@ -161,7 +171,8 @@ def sync() -> None:
 def sync_add(
     ctx: click.Context, label: str, sources: tuple[str, ...], protocol: str | None,
     serve_value: str, username: str | None, password: str | None,
-    token: str | None, filter_: str | None, filter_language: str,
+    token: str | None, token_url: str | None, client_id: str, filter_: str | None,
+    filter_language: str,
     geofilter: tuple[str, str] | None, copy: bool, collection: str | None, page_size: int,
     streams: int, no_quicklooks: bool, keep_deleted: bool, schedule: str | None,
     source_window: str | None, max_failures: int, verify: str, file_checksums: bool,
@@ -171,6 +182,7 @@ def sync_add(
         label=label, url=sources[0], sources=sources[1:],
         protocol=SourceProtocol(protocol) if protocol else None,
         value=ValueServing(serve_value), username=username, password=password, token=token,
+        token_url=token_url, client_id=client_id,
         mode=SyncMode.COPY if copy else SyncMode.METADATA, filter=filter_,
         filter_language=FilterLanguage(filter_language),
         geofilter=" ".join(geofilter) if geofilter else None, collection=collection,
@@ -194,6 +206,8 @@ def sync_add(
 @click.option("--user", "username", help="User name (replaces a token; '' removes it).")
 @click.option("--password", help="Password for the user name.")
 @click.option("--token", help="Bearer token (replaces the user name and password).")
+@click.option("--token-url", help="A new OpenID Connect token URL ('' removes it).")
+@click.option("--client-id", help="A new OpenID Connect client id.")
 @click.option("--filter", "filter_", help="A new filter ('' removes it).")
 @click.option("--filter-language", type=click.Choice([f.value for f in FilterLanguage]))
 @click.option("--geofilter", nargs=2, metavar="OP WKT", help="A new geofilter.")
@@ -231,6 +245,7 @@ _AS_GIVEN = (
     ("label", "label"), ("filter_", "filter"), ("collection", "collection"),
     ("page_size", "page_size"), ("streams", "streams"), ("schedule", "schedule"),
     ("source_window", "source_window"), ("max_failures", "max_failures"),
+    ("token_url", "token_url"), ("client_id", "client_id"),
 )  # fmt: skip
 
 

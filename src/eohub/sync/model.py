@@ -76,6 +76,10 @@ class SyncDefinition:
     username: str | None = None
     password: str | None = None
     token: str | None = None  # bearer token, instead of a user name and password
+    # An OpenID Connect token endpoint (CDSE's Keycloak): the user name and password get
+    # access tokens there (password grant, renewed before they expire), sent as Bearer.
+    token_url: str | None = None
+    client_id: str = "cdse-public"  # the OpenID Connect client of the password grant
     mode: SyncMode = SyncMode.METADATA
     filter: str | None = None
     filter_language: FilterLanguage = FilterLanguage.ODATA

@@ -28,6 +28,7 @@ from eohub.model.user import User
 from eohub.storage.errors import StorageError
 from eohub.storage.ports import ObjectStore, product_key
 from eohub.sync.archive_store import DONE, FAILED, Retrieval, SqlArchiveStore
+from eohub.sync.credentials import CDSE_CLIENT, remote_auth
 from eohub.sync.remote import Backoff, RemoteError, RemoteHub
 from eohub.sync.runner import archive_name
 from eohub.sync.transfer import ResumingReader
@@ -55,10 +56,13 @@ class Source:
     password: str | None = None
     token: str | None = None
     timeout: float = 60.0  # seconds per request
+    token_url: str | None = None  # an OpenID Connect token endpoint for the user name
+    client_id: str = CDSE_CLIENT
 
     def remote(self, backoff: Backoff | None = None) -> RemoteHub:
         """A client of the source with its credentials."""
-        auth = (self.username, self.password or "") if self.username else None
+        auth = remote_auth(self.username, self.password, token_url=self.token_url,
+                           client_id=self.client_id, timeout=self.timeout)  # fmt: skip
         remote = RemoteHub(self.url, auth=auth, token=self.token, timeout=self.timeout)
         if backoff is not None:
             remote.backoff = backoff

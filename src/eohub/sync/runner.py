@@ -47,6 +47,7 @@ from eohub.storage.file_digests import ZipDigestError, digest_zip
 from eohub.storage.ports import FileAdopter, ObjectStore, StoredObject, product_key
 from eohub.sync.cdse_entry import decode_cdse_product, deleted_cdse, from_us
 from eohub.sync.cdse_remote import CdseHub
+from eohub.sync.credentials import remote_auth
 from eohub.sync.dhus_entry import BadEntry, RemoteProduct, decode_product, deleted_entry, from_ms
 from eohub.sync.filters import (
     cdse_datetime,
@@ -83,7 +84,8 @@ def default_remote(sync: Synchroniser, *, timeout: float = 60.0) -> RemoteHub:
     """A client of the synchroniser's source (``sync.source``, else its first URL) with its
     credentials, speaking the synchroniser's protocol; ``timeout`` seconds per request."""
     d = sync.definition
-    auth = (d.username, d.password or "") if d.username else None
+    auth = remote_auth(d.username, d.password, token_url=d.token_url, client_id=d.client_id,
+                       timeout=timeout)  # fmt: skip
     kind = CdseHub if d.source_protocol is SourceProtocol.CDSE else RemoteHub
     url = sync.source or d.url
     return kind(url, auth=auth, token=d.token, timeout=timeout,

@@ -130,6 +130,17 @@ def check_definition(definition: SyncDefinition) -> None:
         )
     if definition.token and definition.username:
         raise InvalidQuery("give a user name and password, or a token, not both", field="token")
+    if definition.token_url is not None:
+        parts = urllib.parse.urlsplit(definition.token_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidQuery(f"the token URL '{definition.token_url[:200]}' is not an http(s) "
+                               "URL", field="token_url")  # fmt: skip
+        if not (definition.username and definition.password):
+            raise InvalidQuery("a token URL needs the user name and password to send it",
+                               field="token_url")  # fmt: skip
+    if not definition.client_id.strip() or len(definition.client_id) > 200:
+        raise InvalidQuery("an OpenID Connect client id has 1 to 200 characters",
+                           field="client_id")  # fmt: skip
     for source in definition.sources:
         parts = urllib.parse.urlsplit(source)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -147,6 +158,7 @@ def check_definition(definition: SyncDefinition) -> None:
 def checked(definition: SyncDefinition) -> SyncDefinition:
     """``definition`` checked (see :func:`check_definition`), its rolling window written as
     an ISO 8601 duration and empty texts as None."""
+    definition = replace(definition, token_url=definition.token_url or None)
     check_definition(definition)
     window = definition.source_window
     return replace(
@@ -180,7 +192,8 @@ def with_credentials(
         secret = None
     if secret and not user:
         raise InvalidQuery("a password needs its user name", field="username")
-    return replace(definition, username=user, password=secret, token=bearer)
+    token_url = definition.token_url if user else None  # a token URL serves a user name only
+    return replace(definition, username=user, password=secret, token=bearer, token_url=token_url)
 
 
 class SyncService:

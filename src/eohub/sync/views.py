@@ -60,6 +60,8 @@ def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
         "StatusMessage": sync.last_error,
         # eohub's additions
         "Protocol": d.source_protocol.value,
+        "TokenUrl": d.token_url,
+        "ClientId": d.client_id if d.token_url else None,
         "FilterLanguage": d.filter_language.value,
         "Sources": list(d.sources),
         "ValueServing": d.value.value,
@@ -140,6 +142,8 @@ _WRITABLE: dict[str, tuple[str, Any]] = {
     "ServiceUrl": ("url", lambda n, v: _text(n, v) or ""),
     "ServiceLogin": ("username", _text),
     "ServicePassword": ("password", _text),
+    "TokenUrl": ("token_url", _text),
+    "ClientId": ("client_id", lambda n, v: _text(n, v) or ""),
     "Schedule": ("schedule", _text),
     "PageSize": ("page_size", _int),
     "CopyProduct": ("mode", _mode),

@@ -36,7 +36,8 @@ SYNCHRONIZER = EntityTypeDef(
             ("SourceCollection", _S), ("LastCreationDate", _DT), ("Request", _S),
             ("Status", _S), ("StatusDate", _DT), ("StatusMessage", _S),
             # eohub's own
-            ("Protocol", _S), ("FilterLanguage", _S), ("Sources", _S), ("ValueServing", _S),
+            ("Protocol", _S), ("TokenUrl", _S), ("ClientId", _S), ("FilterLanguage", _S),
+            ("Sources", _S), ("ValueServing", _S),
             ("Products", _I64), ("Bytes", _I64), ("Deleted", _I64), ("Failures", _I64),
             ("SkippedProducts", _I64), ("MaxFailures", _I32), ("Verify", _S),
             ("FileChecksums", _B),

@@ -1,0 +1,141 @@
+"""A copy synchroniser that signs in to its source as CDSE's scripts do: a password grant at
+the source's OpenID Connect token endpoint (``--token-url``), the access token sent as Bearer
+and renewed before it expires. The source is a real eohub on 127.0.0.1 (its Keycloak-style
+endpoint, access tokens living 32 s), read through the proxy that records request headers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from byte_products import add_byte_products
+from fault_proxy import FaultProxy, fault_proxy
+
+from account_support import DOWNLOADER, add_downloader
+from api.odata_support import live_server
+from eohub.config import Settings
+from eohub.errors import InvalidQuery
+from eohub.query import Query
+from eohub.sync import SyncDefinition, SyncMode, SyncService
+from eohub.sync.credentials import EXPIRY_MARGIN_S
+from eohub.sync.remote import Backoff
+from eohub.wiring import Hub, build_hub, build_sync
+
+FAST = Backoff(attempts=2, base=0.01, cap=0.02)
+LIFETIME_S = int(EXPIRY_MARGIN_S) + 2  # renewed once it is 2 s old
+
+
+@dataclass
+class Source:
+    up: Hub
+    url: str  # through the proxy
+    token_url: str
+    proxy: FaultProxy
+    down: Hub
+    sync: SyncService
+
+    def definition(self, **changes: object) -> SyncDefinition:
+        values: dict[str, object] = {
+            "label": "cdse", "url": self.url + "/catalogue/odata/v1", "username": DOWNLOADER[0],
+            "password": DOWNLOADER[1], "token_url": self.token_url, "mode": SyncMode.COPY,
+            "page_size": 10, "streams": 2, "max_failures": 0,
+        }  # fmt: skip
+        values.update(changes)
+        return SyncDefinition(**values)  # type: ignore[arg-type]
+
+    def bearers(self, since: int = 0) -> list[str]:
+        """The Authorization header of every catalogue request from log entry ``since``."""
+        return [h.get("authorization", "") for p, h in self.proxy.headers[since:]
+                if p.startswith("/catalogue/odata/v1")]  # fmt: skip
+
+    def local(self) -> int:
+        return len(self.down.catalogue.search(Query(limit=100)).items)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Iterator[Source]:
+    tokens = {"tokens": {"access_lifetime_s": LIFETIME_S}}
+    up = build_hub(Settings(data_dir=tmp_path / "up", auth=tokens))  # type: ignore[call-arg]
+    add_downloader(up)
+    add_byte_products(up, 3, seed=51, size=(10_000, 50_000))
+    down = build_hub(Settings(data_dir=tmp_path / "down"))  # type: ignore[call-arg]
+    sync = build_sync(down)
+    sync.backoff = FAST
+    try:
+        with live_server(up) as served, fault_proxy(served) as (url, proxy):
+            token_url = f"{served}/auth/realms/eohub/protocol/openid-connect/token"
+            yield Source(up, url, token_url, proxy, down, sync)
+    finally:
+        down.close()
+        up.close()
+
+
+def test_tokens_from_the_endpoint_are_sent_as_bearer_and_renewed(source: Source) -> None:
+    source.sync.add(source.definition())
+    assert source.sync.run("cdse").error is None and source.local() == 3
+    first = source.bearers()
+    assert first and all(h.startswith("Bearer ey") for h in first)  # a JWT, never Basic
+    assert len(set(first)) == 1
+    seen = len(source.proxy.headers)
+
+    time.sleep(2.5)  # the token is now within the renewal margin of its expiry
+    later = add_byte_products(source.up, 2, seed=52, size=(10_000, 50_000))
+    now = datetime.now(UTC)  # published after the cursor: the next run's
+    source.up.catalogue.upsert([p.evolve(publication_date=now) for p in later])
+    assert source.sync.run("cdse").error is None and source.local() == 5
+    second = source.bearers(seen)
+    assert second and all(h.startswith("Bearer ey") for h in second)
+    assert not set(second) & set(first)  # a renewed token
+
+
+def test_refused_credentials_fail_the_run_with_the_endpoints_words(source: Source) -> None:
+    source.sync.add(source.definition(label="wrong", password="not-the-password"))
+    report = source.sync.run("wrong")
+    assert report.error is not None
+    assert "did not give a token" in report.error and "invalid_grant" in report.error
+    assert source.local() == 0
+    assert source.bearers() == []  # nothing was asked of the catalogue without a token
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"token_url": "ftp://127.0.0.1/token"}, "is not an http(s) URL"),
+        ({"password": None}, "needs the user name and password"),
+        ({"client_id": " "}, "client id has 1 to 200 characters"),
+    ],
+)
+def test_bad_token_settings_are_refused(
+    source: Source, changes: dict[str, object], words: str
+) -> None:
+    with pytest.raises(InvalidQuery) as caught:
+        source.sync.add(source.definition(**changes))
+    assert words in caught.value.user_message
+
+
+def test_the_cli_sets_shows_and_removes_the_token_url(tmp_path: Path) -> None:
+    def eohub(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "eohub", "--data-dir", str(tmp_path), "sync", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    token_url = "https://identity.example.org/auth/realms/CDSE/protocol/openid-connect/token"
+    added = eohub("add", "c", "--source", "https://catalogue.example.org/odata/v1", "--user",
+                  "me", "--password", "secret", "--token-url", token_url)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    shown = json.loads(eohub("show", "c").stdout)
+    assert (shown["token_url"], shown["client_id"], shown["password"]) == (
+        token_url, "cdse-public", "***")  # fmt: skip
+    assert "secret" not in eohub("show", "c").stdout
+    assert eohub("edit", "c", "--token-url", "").returncode == 0
+    assert json.loads(eohub("show", "c").stdout)["token_url"] is None
+    refused = eohub("add", "d", "--source", "https://x.example.org", "--token-url", token_url)
+    assert refused.returncode != 0 and "needs the user name and password" in refused.stderr
