@@ -29,7 +29,10 @@ class Fault:
     ``429``, ``429-date`` (its Retry-After an HTTP date one second after the proxy's skewed
     clock), ``truncate``, ``corrupt``, ``stall`` (no answer for ``FaultProxy.stall`` seconds),
     ``stall-body`` (half the body, then nothing), ``vanish`` (half the body, then the proxy
-    stops listening: connections are refused until it is served again)."""
+    stops listening: connections are refused until it is served again), ``redirect`` (a 302 to
+    the same path on the upstream: another port of the same host, as CDSE's catalogue sends
+    downloads to its download host), ``redirect-away`` (a 302 to the upstream under another
+    host name, ``localhost``)."""
 
     match: str
     kind: str
@@ -101,6 +104,14 @@ class FaultProxy:
         if fault == "stall":
             await asyncio.sleep(self.stall)
             raise ConnectionError("injected stall")
+        if fault in ("redirect", "redirect-away"):
+            target = f"{self.upstream}{path}" + (f"?{query}" if query else "")
+            if fault == "redirect-away":
+                target = target.replace("//127.0.0.1:", "//localhost:", 1)
+            await send({"type": "http.response.start", "status": 302,
+                        "headers": [(b"location", target.encode("latin-1"))]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b""})
+            return
         url = f"{self.upstream}{path}" + (f"?{query}" if query else "")
         async with httpx.AsyncClient() as client:
             response = await client.get(url, headers=given)

@@ -121,6 +121,34 @@ def test_a_transfer_that_stalls_midway_resumes_with_range(mirror: Mirror) -> Non
     assert mirror.proxy.faults[0].times == 0
 
 
+def test_downloads_redirected_to_another_port_carry_the_credentials(mirror: Mirror) -> None:
+    # As CDSE's catalogue sends $value to its download host: httpx alone would drop the
+    # Authorization header (another origin) and the upstream would answer 401.
+    mirror.proxy.faults += [Fault(")/$value", "redirect", 1000)]
+    mirror.sync.add(mirror.definition())
+    report = mirror.sync.run("up")
+    assert report.error is None, report.error
+    mirror.assert_converged()
+    redirected = [p for p, _ in mirror.proxy.log if p.endswith(")/$value")]
+    assert len(redirected) >= len(mirror.upstream())  # every download went by the redirect
+    assert any(m.quicklook_key for m in mirror.local().values())  # quicklooks too
+
+
+def test_a_redirect_to_another_host_gets_no_credentials_and_fails_clearly(
+    mirror: Mirror,
+) -> None:
+    target = next(iter(mirror.upstream().values()))
+    mirror.proxy.faults.append(Fault(f"Products('{target.id}')/$value", "redirect-away", 1000))
+    mirror.sync.add(mirror.definition(max_failures=0))
+    report = mirror.sync.run("up")
+    assert report.error is not None
+    assert "redirected to http://localhost" in report.error
+    assert "credentials are not sent" in report.error
+    assert target.id not in mirror.local()
+    tries = [p for p, _ in mirror.proxy.log if p.endswith(f"Products('{target.id}')/$value")]
+    assert len(tries) == 1  # refused at once: retrying would not change the redirect
+
+
 def test_a_stalled_preview_is_retried(mirror: Mirror) -> None:
     mirror.proxy.faults.append(Fault("Products('Quicklook')/$value", "stall", 2))
     mirror.sync.add(mirror.definition())

@@ -24,6 +24,7 @@ import orjson
 
 from eohub.errors import HubError
 from eohub.sync.dhus_entry import date_ms, from_ms
+from eohub.sync.redirects import RedirectRefused, get_following
 
 log = logging.getLogger("eohub.sync")
 
@@ -265,13 +266,17 @@ class RemoteHub:
         return f"{self.root}/Products({_quote(str(product_id))})/$value"
 
     def fetch_bytes(self, url: str, what: str) -> bytes | None:
-        """A small resource (a quicklook) by URL, retried; None on 404."""
+        """A small resource (a quicklook) by URL, its trusted redirects followed with the
+        credentials (see :mod:`eohub.sync.redirects`), retried; None on 404."""
 
         def once() -> bytes | None:
             try:
-                response = self.client.get(url)
+                with get_following(self.client, url, {}, what) as response:
+                    response.read()
             except httpx.TransportError as exc:
                 raise RemoteError(f"{what}: {type(exc).__name__}") from None
+            except RedirectRefused as exc:
+                raise RemoteError(str(exc), transient=False) from None
             if response.status_code == 404:
                 return None
             self.check(response, what)
@@ -295,7 +300,8 @@ class RemoteHub:
                 headers["If-Range"] = if_range
         url = self.value_url(product_id)
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
+            what = f"downloading {product_id}"
+            with get_following(self.client, url, headers, what) as response:
                 if response.status_code >= 400:
                     response.read()
                 self.check(response, f"downloading {product_id}")
@@ -304,20 +310,10 @@ class RemoteHub:
                 yield response
         except httpx.TransportError as exc:
             raise RemoteError(f"downloading {product_id}: {type(exc).__name__}: {exc}") from None
+        except RedirectRefused as exc:
+            raise RemoteError(str(exc), transient=False) from None
 
     def derived(self, product_id: uuid.UUID, kind: str) -> bytes | None:
         """A derived product's bytes (``Quicklook``, ``Thumbnail``), None when it has none."""
         url = f"{self.root}/Products({_quote(str(product_id))})/Products({_quote(kind)})/$value"
-
-        def once() -> bytes | None:
-            try:
-                response = self.client.get(url)
-            except httpx.TransportError as exc:
-                raise RemoteError(f"{kind} of {product_id}: {type(exc).__name__}") from None
-            if response.status_code == 404:
-                return None
-            self.check(response, f"{kind} of {product_id}")
-            return response.content
-
-        result: bytes | None = self.retrying(f"{kind} of {product_id}", once)
-        return result
+        return self.fetch_bytes(url, f"{kind} of {product_id}")
