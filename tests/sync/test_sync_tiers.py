@@ -260,6 +260,30 @@ def test_a_metadata_mirror_redirects_or_proxies_downloads_to_its_source(
         down.close()
 
 
+def test_a_proxied_download_follows_the_sources_redirect_with_its_credentials(
+    tier0: tuple[OdataHub, str], tmp_path: Path
+) -> None:
+    """A source that redirects its downloads to another port (as CDSE to its download host):
+    the mirror's proxy sends its credentials along and serves the bytes."""
+    _, base0 = tier0
+    down, sync = _downstream(tmp_path / "down")
+    try:
+        with fault_proxy(base0) as (url, proxy):
+            proxy.faults.append(Fault(")/$value", "redirect", 1000))
+            sync.add(SyncDefinition(label="rest", url=url, username=DOWNLOADER[0],
+                                    password=DOWNLOADER[1], value=ValueServing.PROXY))  # fmt: skip
+            assert sync.run("rest").error is None
+            product = next(p for p in _all(down).values() if p.size > 100)
+            path = f"/odata/v1/Products('{product.id}')/$value"
+            upstream = httpx.get(base0 + path, auth=DOWNLOADER).content
+            with live_server(down) as base:
+                served = httpx.get(base + path, auth=DOWNLOADER)
+            assert served.status_code == 200 and served.content == upstream
+            assert any(p == path for p, _ in proxy.log)  # asked of the source, redirected
+    finally:
+        down.close()
+
+
 def test_proxied_downloads_pass_the_mirrors_own_download_quota(
     tier0: tuple[OdataHub, str], tmp_path: Path
 ) -> None:

@@ -21,6 +21,7 @@ from eohub.api.sync_state import sync_service
 from eohub.auth.quotas import Ticket
 from eohub.errors import NotFound
 from eohub.sync.model import ValueServing
+from eohub.sync.redirects import RedirectRefused, send_following
 from eohub.wiring import Hub
 
 # Headers of the upstream answer a client needs to resume and check what it receives.
@@ -84,7 +85,11 @@ async def upstream_value(
     headers = {k: v for k, v in request.headers.items() if k.lower() in ("range", "if-range")}
 
     def start() -> httpx.Response:
-        upstream = client.send(client.build_request("GET", url, headers=headers), stream=True)
+        # Redirects followed with the synchroniser's credentials (CDSE: to its download host).
+        try:
+            upstream = send_following(client, url, headers, "the upstream hub's product")
+        except RedirectRefused as exc:
+            raise NotFound(str(exc)) from None
         if upstream.status_code not in (200, 206, 416):
             upstream.close()
             raise NotFound(f"the upstream hub answered {upstream.status_code} for this product")

@@ -52,19 +52,26 @@ def trusted(source: httpx.URL, target: httpx.URL) -> bool:
 def get_following(
     client: httpx.Client, url: str, headers: dict[str, str], what: str
 ) -> Iterator[httpx.Response]:
+    """:func:`send_following` as a context manager: the response is closed on exit."""
+    response = send_following(client, url, headers, what)
+    try:
+        yield response
+    finally:
+        response.close()
+
+
+def send_following(
+    client: httpx.Client, url: str, headers: dict[str, str], what: str
+) -> httpx.Response:
     """A streaming GET of ``url`` whose trusted redirects are followed with the client's
-    credentials; the final response (closed on exit). RedirectRefused for a redirect elsewhere
-    or too many of them; httpx's transport errors pass through."""
+    credentials: the final response, for the caller to close. RedirectRefused for a redirect
+    elsewhere or too many of them; httpx's transport errors pass through."""
     current = httpx.URL(url)
     for _ in range(MAX_REDIRECTS + 1):
         request = client.build_request("GET", current, headers=headers)
         response = client.send(request, stream=True, follow_redirects=False)
         if not response.is_redirect:
-            try:
-                yield response
-            finally:
-                response.close()
-            return
+            return response
         response.close()
         target = current.join(response.headers.get("Location", ""))
         if not trusted(current, target):
