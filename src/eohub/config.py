@@ -203,11 +203,15 @@ class MailSettings(BaseModel):
 
 
 class RetrievalSourceSettings(BaseModel):
-    """A hub offline products may be retrieved from (its DHuS OData v1 service)."""
+    """A hub offline products may be retrieved from (its DHuS OData v1 service, or a
+    CDSE-style one)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="the hub's base URL or its /odata/v1 root")
+    url: str = Field(
+        description="the hub's base URL or its /odata/v1 root (DHuS OData v1), or a "
+        "/catalogue/odata/v1 root (CDSE-style)"
+    )
     label: str | None = Field(default=None, description="name shown in logs (default: the URL)")
     username: str | None = None
     password: SecretStr | None = None

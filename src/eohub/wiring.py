@@ -258,23 +258,16 @@ def build_offline(
         found = [
             Source(s.label or s.url, s.url, s.username,
                    s.password.get_secret_value() if s.password else None,
-                   s.token.get_secret_value() if s.token else None, timeout)
+                   s.token.get_secret_value() if s.token else None, timeout=timeout)
             for s in conf.sources
         ]  # fmt: skip
         if conf.from_synchronisers:
             found += [
-                Source(
-                    d.label,
-                    d.url,
-                    d.username,
-                    d.password,
-                    d.token,
-                    timeout,
-                    d.token_url,
-                    d.client_id,
-                )
+                Source(d.label, d.url, d.username, d.password, d.token, timeout=timeout,
+                       token_url=d.token_url, client_id=d.client_id,
+                       protocol=d.source_protocol)
                 for d in (sync.definition for sync in sync_store.list())
-            ]
+            ]  # fmt: skip
         return found
 
     def email_of(username: str) -> str | None:

@@ -69,10 +69,14 @@ class Archive:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Iterator[Archive]:
+def archive(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Archive]:
+    """The downstream syncs from and retrieves from the upstream's DHuS OData v1 service, or
+    (``indirect`` parameter ``cdse``) its CDSE-style one."""
+    api = "/catalogue/odata/v1" if getattr(request, "param", "dhus") == "cdse" else ""
     up = build_odata_hub(tmp_path / "up", n=6)
     try:
-        with live_server(up.hub) as base, fault_proxy(base) as (url, proxy):
+        with live_server(up.hub) as base, fault_proxy(base) as (proxied, proxy):
+            url = proxied + api
             retrieval = RetrievalSettings(
                 sources=[RetrievalSourceSettings(url=url, label="up", username=DOWNLOADER[0],
                                                  password=DOWNLOADER[1])],  # type: ignore[arg-type]
@@ -206,6 +210,7 @@ def _evict(archive: Archive, *products: Product) -> None:
     archive.evictor.remove("some")
 
 
+@pytest.mark.parametrize("archive", ["dhus", "cdse"], indirect=True)
 def test_an_evicted_product_is_retrieved_on_demand(archive: Archive) -> None:
     target = archive.dated[0]
     _evict(archive, target)

@@ -217,6 +217,16 @@ class RemoteHub:
             raise RemoteError("listing remote deletions: the answer has no results")
         return [r for r in results if isinstance(r, dict)]
 
+    def availability(self, product_id: uuid.UUID) -> tuple[bool, str | None] | None:
+        """(online there, its MD5 there) of one product; None when the remote has no such
+        product."""
+        entry = self.entry(product_id)
+        if entry is None:
+            return None
+        checksum = entry.get("Checksum")
+        md5 = checksum.get("Value") if isinstance(checksum, dict) else None
+        return entry.get("Online") is not False, md5.lower() if isinstance(md5, str) else None
+
     def entry(self, product_id: uuid.UUID) -> dict[str, Any] | None:
         """One Product entry (no expansions), None when the remote has no such product."""
         url = f"{self.root}/Products({_quote(str(product_id))})"

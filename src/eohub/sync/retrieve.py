@@ -28,7 +28,9 @@ from eohub.model.user import User
 from eohub.storage.errors import StorageError
 from eohub.storage.ports import ObjectStore, product_key
 from eohub.sync.archive_store import DONE, FAILED, Retrieval, SqlArchiveStore
+from eohub.sync.cdse_remote import CdseHub
 from eohub.sync.credentials import CDSE_CLIENT, remote_auth
+from eohub.sync.model import SourceProtocol, protocol_of
 from eohub.sync.remote import Backoff, RemoteError, RemoteHub
 from eohub.sync.runner import archive_name
 from eohub.sync.transfer import ResumingReader
@@ -58,12 +60,16 @@ class Source:
     timeout: float = 60.0  # seconds per request
     token_url: str | None = None  # an OpenID Connect token endpoint for the user name
     client_id: str = CDSE_CLIENT
+    protocol: SourceProtocol | None = None  # None: from the URL
 
     def remote(self, backoff: Backoff | None = None) -> RemoteHub:
-        """A client of the source with its credentials."""
+        """A client of the source with its credentials, speaking its protocol (CDSE-style for
+        a ``/catalogue/odata/v1`` URL unless ``protocol`` says otherwise)."""
         auth = remote_auth(self.username, self.password, token_url=self.token_url,
                            client_id=self.client_id, timeout=self.timeout)  # fmt: skip
-        remote = RemoteHub(self.url, auth=auth, token=self.token, timeout=self.timeout)
+        protocol = self.protocol or protocol_of(self.url)
+        kind = CdseHub if protocol is SourceProtocol.CDSE else RemoteHub
+        remote = kind(self.url, auth=auth, token=self.token, timeout=self.timeout)
         if backoff is not None:
             remote.backoff = backoff
         return remote
@@ -188,12 +194,11 @@ class Retrievals:
         """The product online again with bytes from ``source``; None when it has not them."""
         remote = source.remote(self.backoff)
         try:
-            entry = remote.entry(product.id)
-            if entry is None or entry.get("Online") is False:
+            there = remote.availability(product.id)
+            if there is None or not there[0]:
                 return None
             md5 = product.checksum("MD5")
-            theirs = (entry.get("Checksum") or {}).get("Value")
-            if md5 and isinstance(theirs, str) and theirs.lower() != md5:
+            if md5 and there[1] is not None and there[1] != md5.lower():
                 return None  # another product under the same Id: never mix them up
             stamp = self.clock().strftime("%Y%m%dT%H%M%S%f")
             key = f"{product_key(product.id, stamp)}/{archive_name(product)}"
