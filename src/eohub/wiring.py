@@ -263,10 +263,11 @@ def build_offline(
         ]  # fmt: skip
         if conf.from_synchronisers:
             found += [
-                Source(d.label, d.url, d.username, d.password, d.token, timeout=timeout,
+                Source(d.label, url, d.username, d.password, d.token, timeout=timeout,
                        token_url=d.token_url, client_id=d.client_id,
-                       protocol=d.source_protocol)
+                       protocol=d.protocol_for(url))
                 for d in (sync.definition for sync in sync_store.list())
+                for url in d.urls
             ]  # fmt: skip
         return found
 

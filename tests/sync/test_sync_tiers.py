@@ -147,6 +147,31 @@ def test_a_source_that_dies_mid_sync_fails_over_to_the_next(
         down.close()
 
 
+def test_a_cdse_style_source_fails_over_to_a_dhus_one(
+    tier0: tuple[OdataHub, str], tmp_path: Path
+) -> None:
+    """Each source speaks the protocol its URL names: a CDSE-style first source that dies
+    hands over to a DHuS OData v1 one, and nothing is catalogued twice."""
+    t0, base0 = tier0
+    down, sync = _downstream(tmp_path / "down")
+    try:
+        with fault_proxy(base0) as (flaky, proxy):
+            sync.add(SyncDefinition(
+                label="mixed", url=flaky + CSC, sources=(base0 + "/odata/v1",),
+                username=DOWNLOADER[0], password=DOWNLOADER[1], page_size=3,
+            ))  # fmt: skip
+            first = sync.run("mixed", max_pages=2)
+            assert first.error is None and 0 < len(_all(down)) < len(_all(t0.hub))
+            proxy.faults.append(Fault("/Products", "500", times=1000))
+            report = sync.run("mixed")
+        assert report.error is None and report.failovers == 1
+        assert report.source == base0 + "/odata/v1"
+        assert _md5s(down) == _md5s(t0.hub)
+        assert sync.get("mixed").counters.products == len(_all(t0.hub))
+    finally:
+        down.close()
+
+
 def test_the_scheduler_runs_a_synchroniser_on_its_interval_under_a_lease(
     tier0: tuple[OdataHub, str], tmp_path: Path
 ) -> None:

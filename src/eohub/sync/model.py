@@ -114,6 +114,11 @@ class SyncDefinition:
         """The protocol given, or the one the first URL implies."""
         return self.protocol or protocol_of(self.url)
 
+    def protocol_for(self, url: str) -> SourceProtocol:
+        """The protocol of one source: the one given, else the one its own URL implies (so a
+        CDSE-style source can fail over to a DHuS one)."""
+        return self.protocol or protocol_of(url)
+
 
 @dataclass(frozen=True)
 class Cursor:

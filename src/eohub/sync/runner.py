@@ -82,12 +82,12 @@ def _now() -> datetime:
 
 def default_remote(sync: Synchroniser, *, timeout: float = 60.0) -> RemoteHub:
     """A client of the synchroniser's source (``sync.source``, else its first URL) with its
-    credentials, speaking the synchroniser's protocol; ``timeout`` seconds per request."""
+    credentials, speaking that source's protocol; ``timeout`` seconds per request."""
     d = sync.definition
     auth = remote_auth(d.username, d.password, token_url=d.token_url, client_id=d.client_id,
                        timeout=timeout)  # fmt: skip
-    kind = CdseHub if d.source_protocol is SourceProtocol.CDSE else RemoteHub
     url = sync.source or d.url
+    kind = CdseHub if d.protocol_for(url) is SourceProtocol.CDSE else RemoteHub
     return kind(url, auth=auth, token=d.token, timeout=timeout,
                 connections=max(4, d.streams + 2))  # fmt: skip
 

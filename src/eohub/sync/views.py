@@ -281,7 +281,7 @@ def hub_registry(
                 status = "unknown"
             sources.append({
                 "url": source, "synchroniser": s.definition.label,
-                "protocol": s.definition.source_protocol.value, "tier": state.tier,
+                "protocol": s.definition.protocol_for(source).value, "tier": state.tier,
                 "coverage": _coverage(s), "status": status,
                 "rolling_window": state.window or s.definition.source_window,
                 "success_rate": round(state.success_rate, 3),
