@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,9 @@ class FaultProxy:
     stall: float = 2.0  # seconds a stalled request waits before its connection closes
     date_skew: timedelta = timedelta(0)  # added to the upstream's Date header
     on_vanish: Callable[[], None] | None = None  # stops the server (set by fault_proxy)
+    # A product Id whose entries in JSON listings (DHuS ``d.results``, CDSE ``value``) get an
+    # undecodable ContentDate: a source publishing one broken entry.
+    mangle: str | None = None
 
     def skewed_now(self) -> datetime:
         """The proxy's (skewed) clock."""
@@ -62,6 +66,20 @@ class FaultProxy:
         except (TypeError, ValueError):
             return value
         return email.utils.format_datetime(when + self.date_skew, usegmt=True)
+
+    @staticmethod
+    def _mangled(body: bytes, product_id: str) -> bytes:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body
+        entries = document.get("value") if isinstance(document, dict) else None
+        if entries is None and isinstance(document, dict):
+            entries = (document.get("d") or {}).get("results")
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("Id") == product_id:
+                entry["ContentDate"] = {"Start": "garbage", "End": "garbage"}
+        return json.dumps(document).encode()
 
     def take(self, path: str) -> str | None:
         """The fault for this request, if any (counted down)."""
@@ -116,6 +134,8 @@ class FaultProxy:
         async with httpx.AsyncClient() as client:
             response = await client.get(url, headers=given)
         body = response.content
+        if self.mangle is not None and self.mangle.encode() in body:
+            body = self._mangled(body, self.mangle)
         out = [(k.encode(), (self._date(v) if k.lower() == "date" else v).encode())
                for k, v in response.headers.items()
                if k.lower() not in ("content-length", "transfer-encoding", "content-encoding",

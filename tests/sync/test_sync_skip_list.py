@@ -230,3 +230,29 @@ def test_max_failures_0_never_skips_and_bad_values_are_refused(skips: Skips) -> 
         (failed,) = skips.sync.failed_products("up")
         assert (failed.state, failed.failures) == (FailureState.FAILING, run)
     assert len(skips.local()) == 2  # held back at the failing product, as DHuS does
+
+
+def test_an_entry_that_cannot_be_decoded_goes_on_the_skip_list_too(skips: Skips) -> None:
+    """A source whose listing has one broken entry (an undecodable ContentDate) does not hold
+    the synchroniser back for ever: as a failed transfer, it is skipped after max_failures
+    runs, then taken back by `eohub sync retry` once the source serves it right."""
+    skips.set_upstream_md5(skips.bad.checksum("MD5") or "")  # its bytes are fine here
+    skips.proxy.mangle = str(skips.bad.id)
+    first_page = {p.id for p in skips.order[:3]} - {skips.bad.id}
+    for run in (1, 2):
+        report = skips.sync.run("up")
+        assert report.error is not None and "ContentDate" in report.error
+        assert set(skips.local()) == first_page  # held at the broken entry
+        (failed,) = skips.sync.failed_products("up")
+        assert (failed.product_id, failed.state, failed.failures) == (
+            skips.bad.id, FailureState.FAILING, run)  # fmt: skip
+    report = skips.sync.run("up")
+    assert report.error is None and report.skipped == 1
+    assert set(skips.local()) == set(skips.upstream()) - {skips.bad.id}
+    assert skips.sync.run("up").error is None  # passed over: nothing held back any more
+
+    skips.proxy.mangle = None  # the source repairs its entry
+    retried = _eohub(skips.data, "retry", "up")
+    assert retried.returncode == 0, retried.stderr
+    assert set(skips.local()) == set(skips.upstream())
+    assert not skips.sync.failed_products("up")

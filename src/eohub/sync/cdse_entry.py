@@ -143,6 +143,19 @@ def _text(value: AttributeValue | None) -> str | None:
     return None if value is None else str(value)
 
 
+def entity_position(entity: Mapping[str, Any]) -> tuple[int, uuid.UUID, str] | None:
+    """(PublicationDate us, Id, Name or Id) of an entity, when at least these decode (see
+    :func:`eohub.sync.dhus_entry.entry_position`); None otherwise."""
+    try:
+        product_id = uuid.UUID(str(entity["Id"]))
+        published = parse_datetime(entity.get("PublicationDate"), "PublicationDate")
+    except (KeyError, ValueError, BadEntry):
+        return None
+    name = entity.get("Name")
+    return epoch_us(published), product_id, name if isinstance(name, str) and name else str(
+        product_id)  # fmt: skip
+
+
 def decode_cdse_product(entity: Mapping[str, Any]) -> RemoteProduct:
     """Decode one CDSE Product entity; BadEntry names what is wrong."""
     try:

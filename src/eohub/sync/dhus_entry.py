@@ -150,6 +150,18 @@ def _filename(name: str, attrs: Mapping[str, str]) -> str:
     return name + _SUFFIXES.get(name[:2], "")
 
 
+def entry_position(entry: Mapping[str, Any]) -> tuple[int, uuid.UUID, str] | None:
+    """(CreationDate ms, Id, Name or Id) of an entry, when at least these decode: enough to
+    record it on the skip list and to move the cursor past it; None otherwise."""
+    try:
+        product_id = uuid.UUID(str(entry["Id"]))
+        creation = date_ms(entry.get("CreationDate"), "CreationDate")
+    except (KeyError, ValueError, BadEntry):
+        return None
+    name = entry.get("Name")
+    return creation, product_id, name if isinstance(name, str) and name else str(product_id)
+
+
 def decode_product(entry: Mapping[str, Any]) -> RemoteProduct:
     """Decode one JSON Product entry; BadEntry names what is wrong."""
     try:

@@ -45,10 +45,17 @@ from eohub.query.tree import Node
 from eohub.storage.errors import StorageError
 from eohub.storage.file_digests import ZipDigestError, digest_zip
 from eohub.storage.ports import FileAdopter, ObjectStore, StoredObject, product_key
-from eohub.sync.cdse_entry import decode_cdse_product, deleted_cdse, from_us
+from eohub.sync.cdse_entry import decode_cdse_product, deleted_cdse, entity_position, from_us
 from eohub.sync.cdse_remote import CdseHub
 from eohub.sync.credentials import remote_auth
-from eohub.sync.dhus_entry import BadEntry, RemoteProduct, decode_product, deleted_entry, from_ms
+from eohub.sync.dhus_entry import (
+    BadEntry,
+    RemoteProduct,
+    decode_product,
+    deleted_entry,
+    entry_position,
+    from_ms,
+)
 from eohub.sync.filters import (
     cdse_datetime,
     cdse_remote_filter,
@@ -294,7 +301,9 @@ class SyncJob:
             try:
                 item = decode_product(entry)
             except BadEntry as exc:
-                report.failures.append(exc.user_message)
+                position = entry_position(entry)
+                if self._undecodable(position, exc, report) and position is not None:
+                    last = (position[0], position[1])
                 continue
             decoded.append(item)
             last = (item.creation_ms, item.id)
@@ -333,7 +342,12 @@ class SyncJob:
             try:
                 item = decode_cdse_product(entry)
             except BadEntry as exc:
-                report.failures.append(exc.user_message)
+                position = entity_position(entry)
+                key = None if position is None else (position[0], str(position[1]))
+                if key is not None and seen is not None and key <= seen:
+                    continue  # passed over before (read again up to the cursor's Id)
+                if self._undecodable(position, exc, report) and key is not None:
+                    last = key
                 continue
             assert item.cursor_us is not None
             last = (item.cursor_us, str(item.id))
@@ -429,6 +443,21 @@ class SyncJob:
             report.retry_failures.append(message)
         else:
             report.failures.append(message)
+
+    def _undecodable(
+        self, position: tuple[int, uuid.UUID, str] | None, error: BadEntry, report: PageReport
+    ) -> bool:
+        """Count a remote entry that cannot be decoded as a failed run of its product (on the
+        skip list after ``max_failures``, as a failed transfer); True when it is on the skip
+        list, so the cursor may move past it. One without a readable Id and date holds the
+        synchroniser back: nothing would say where it lies."""
+        if position is None:
+            report.failures.append(error.user_message)
+            return False
+        _, product_id, name = position
+        if self._failing.get(product_id) is not FailureState.SKIPPED:
+            self._failed(product_id, name, error.user_message, report, behind=False)
+        return self._failing.get(product_id) is FailureState.SKIPPED
 
     def _settle(self, product_ids: Iterable[uuid.UUID]) -> None:
         """Forget the failures of products catalogued, here already, or no longer wanted."""
