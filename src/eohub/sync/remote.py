@@ -122,6 +122,9 @@ class RemoteHub:
         self.backoff = backoff
         self.sleep = sleep
         self.server_time: datetime | None = None  # the remote's clock (Date header), last seen
+        # Called when the remote refuses a request for too many at once (429, DHuS's 403
+        # "concurrent flows"): a synchroniser run lowers its parallel transfers.
+        self.on_throttle: Callable[[], None] | None = None
 
     def close(self) -> None:
         """Release the connections."""
@@ -157,9 +160,12 @@ class RemoteHub:
         message = _message(response)
         # DHuS (and this hub) refuse a download beyond the user's concurrent downloads with
         # 403 "... concurrent flows ...": a throttle that passes once a download ends.
-        transient = response.status_code in _RETRY_STATUS or (
+        throttled = response.status_code == 429 or (
             response.status_code == 403 and "concurrent flows" in message
         )
+        if throttled and self.on_throttle is not None:
+            self.on_throttle()
+        transient = throttled or response.status_code in _RETRY_STATUS
         error = RemoteError(f"{what}: HTTP {response.status_code} {message}", transient=transient)
         error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
         raise error

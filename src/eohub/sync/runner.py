@@ -77,6 +77,7 @@ from eohub.sync.model import (
 from eohub.sync.partial import DownloadFolder, Expected
 from eohub.sync.remote import RemoteError, RemoteHub
 from eohub.sync.store import SqlSyncStore
+from eohub.sync.streams import StreamLimit
 
 log = logging.getLogger("eohub.sync")
 
@@ -257,6 +258,9 @@ class SyncJob:
         self.cdse = isinstance(remote, CdseHub)
         # File checksums of copies stored, until their products are catalogued.
         self._manifests: dict[uuid.UUID, FileManifest] = {}
+        # Parallel transfers: --streams, lowered for this run when the source refuses some.
+        self.streams = StreamLimit(sync.definition.streams, sync.definition.label)
+        remote.on_throttle = self.streams.throttled
         self.remote_filter = (
             cdse_remote_filter(sync.definition, self.filter)
             if self.cdse
@@ -489,7 +493,8 @@ class SyncJob:
                 data = None
                 resumes = 0
                 if d.mode is SyncMode.COPY and item.online:
-                    data, resumes = self._copy(item, f"{folder}/{archive_name(item.product)}")
+                    with self.streams.slot():
+                        data, resumes = self._copy(item, f"{folder}/{archive_name(item.product)}")
                     stored_keys.append(data[0])
                     if d.file_checksums:
                         self._file_digests(item.id, data[0])
