@@ -19,6 +19,7 @@ from eohub.sync.policy import EvictionPolicy
 from eohub.wiring import Hub, build_sync
 
 UPSTREAM = "http://127.0.0.1:9/odata/v1"  # never contacted: nothing runs the synchronisers here
+TOKEN_URL = "https://identity.example.org/auth/realms/CDSE/protocol/openid-connect/token"
 XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 PAGE = "/admin/mirroring"
@@ -140,7 +141,7 @@ def test_adding_a_synchroniser(syncs: SyncService, keeper: Browser) -> None:
     form = {"label": "s1 grd", "sources": f"{UPSTREAM}\nhttp://127.0.0.1:11/catalogue/odata/v1",
             "username": "mirror", "password": " secret ", "filter": "platformname:Sentinel-1",
             "filter_language": "opensearch", "area": "intersects POINT(5 45)", "mode": "copy",
-            "schedule": "5m"}  # fmt: skip
+            "schedule": "5m", "token_url": TOKEN_URL}  # fmt: skip
     added = keeper.submit(f"{PAGE}/add", form, form_page=PAGE)
     assert added.status_code == 303 and added.headers["location"] == f"{PAGE}?done=added"
     d = syncs.get("s1 grd").definition
@@ -152,6 +153,7 @@ def test_adding_a_synchroniser(syncs: SyncService, keeper: Browser) -> None:
     )
     assert (d.filter_language.value, d.mode.value, d.schedule, d.geofilter) == (
         "opensearch", "copy", "5m", "intersects POINT(5 45)")  # fmt: skip
+    assert d.token_url == TOKEN_URL
     again = keeper.submit(f"{PAGE}/add", form, form_page=PAGE)
     assert again.status_code == 400 and "already exists" in again.text
     assert "secret" not in again.text  # credentials are never sent back
@@ -169,6 +171,7 @@ def test_adding_a_synchroniser(syncs: SyncService, keeper: Browser) -> None:
         ("mode", "all", "metadata only or copy"),
         ("filter_language", "sql", "filter languages"),
         ("token", "abc", "not both"),
+        ("token_url", "ftp://example.org/token", "is not an http(s) URL"),
     ],
 )
 def test_a_bad_form_shows_its_error_and_stores_nothing(
@@ -279,7 +282,7 @@ def test_editing_changes_the_definition_and_keeps_secrets_cursor_and_records(
     form = _edit_form(sources=f"{UPSTREAM}\nhttp://127.0.0.1:12/odata/v1",
                       filter="platformname:Sentinel-1", filter_language="opensearch",
                       area="intersects POINT(5 45)", mode="copy", schedule="1h", streams="8",
-                      source_window="30d", verify="blake3")  # fmt: skip
+                      source_window="30d", verify="blake3", token_url=TOKEN_URL)  # fmt: skip
     saved = keeper.submit(path, form, form_page=path)
     assert saved.status_code == 303 and saved.headers["location"] == f"{PAGE}?done=edited"
     after = syncs.get(mirror.id)
@@ -289,7 +292,10 @@ def test_editing_changes_the_definition_and_keeps_secrets_cursor_and_records(
     assert (d.filter, d.filter_language.value, d.geofilter) == (
         "platformname:Sentinel-1", "opensearch", "intersects POINT(5 45)")  # fmt: skip
     assert (d.mode.value, d.schedule, d.streams, d.source_window) == ("copy", "1h", 8, "P30D")
-    assert d.verify.value == "blake3"
+    assert d.verify.value == "blake3" and d.token_url == TOKEN_URL
+    assert TOKEN_URL in keeper.get(path).text  # shown back (it is no secret)
+    cleared = keeper.submit(path, _edit_form(token_url=""), form_page=path)
+    assert cleared.status_code == 303 and syncs.get(mirror.id).definition.token_url is None
     assert d.page_size == 7  # not on the form: kept
     assert after.cursor == mirror.cursor and after.counters == mirror.counters
     page = keeper.get(saved.headers["location"])

@@ -113,6 +113,7 @@ def add(
     username: Text = "",
     password: Text = "",
     token: Text = "",
+    token_url: Text = "",
     filter: Text = "",
     filter_language: Text = "",
     area: Text = "",
@@ -123,7 +124,8 @@ def add(
     check_csrf(request, csrf)
     _manager(request)
     values = {"label": label, "sources": sources, "username": username, "password": password,
-              "token": token, "filter": filter, "filter_language": filter_language,
+              "token": token, "token_url": token_url, "filter": filter,
+              "filter_language": filter_language,
               "area": area, "mode": mode, "schedule": schedule}  # fmt: skip
     definition, errors = read_form(values)
     if definition is not None:

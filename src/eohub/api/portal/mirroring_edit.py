@@ -80,6 +80,7 @@ def edit(
     username: Text = "",
     password: Text = "",
     token: Text = "",
+    token_url: Text = "",
     forget_credentials: Text = "",
     filter: Text = "",
     filter_language: Text = "",
@@ -100,7 +101,8 @@ def edit(
     except NotFound as exc:
         return _missing(request, exc)
     values = {"label": label, "sources": sources, "username": username, "password": password,
-              "token": token, "forget_credentials": forget_credentials, "filter": filter,
+              "token": token, "token_url": token_url,
+              "forget_credentials": forget_credentials, "filter": filter,
               "filter_language": filter_language, "area": area, "mode": mode,
               "schedule": schedule, "streams": streams, "verify": verify,
               "source_window": source_window}  # fmt: skip

@@ -14,8 +14,8 @@ from eohub.sync.policy import parse_window
 from eohub.sync.schedule import parse_schedule
 from eohub.sync.service import MAX_STREAMS, check_definition, with_credentials
 
-FIELDS = ("label", "sources", "username", "password", "token", "filter", "filter_language",
-          "area", "mode", "schedule")  # fmt: skip
+FIELDS = ("label", "sources", "username", "password", "token", "token_url", "filter",
+          "filter_language", "area", "mode", "schedule")  # fmt: skip
 MAX_SOURCES = 10
 LANGUAGES = (
     (FilterLanguage.ODATA.value, "DHuS OData $filter"),
@@ -33,7 +33,7 @@ VERIFY_MODES = (
 EDIT_FIELDS = (*FIELDS, "streams", "verify", "source_window", "forget_credentials")
 _CHECKED_FIELD = {"label": "label", "source": "sources", "token": "token", "schedule": "schedule",
                   "streams": "streams", "source_window": "source_window", "value": "mode",
-                  "username": "username"}  # fmt: skip
+                  "username": "username", "token_url": "token_url"}  # fmt: skip
 _PROBE = "http://probe.invalid/odata/v1"  # a placeholder source for checking a filter alone
 
 
@@ -114,8 +114,8 @@ def read_form(values: dict[str, str]) -> tuple[SyncDefinition | None, dict[str, 
     definition = SyncDefinition(
         label=v["label"], url=urls[0], sources=tuple(urls[1:]),
         username=v["username"] or None, password=v["password"] or None, token=v["token"] or None,
-        mode=mode, filter=v["filter"] or None, filter_language=language,
-        geofilter=v["area"] or None, schedule=v["schedule"] or None,
+        token_url=v["token_url"] or None, mode=mode, filter=v["filter"] or None,
+        filter_language=language, geofilter=v["area"] or None, schedule=v["schedule"] or None,
     )  # fmt: skip
     return _checked(definition)
 
@@ -126,6 +126,7 @@ def form_values(definition: SyncDefinition) -> dict[str, str]:
     return {"label": d.label, "sources": "\n".join(d.urls), "username": d.username or "",
             "filter": d.filter or "", "filter_language": d.filter_language.value,
             "area": d.geofilter or "", "mode": d.mode.value, "schedule": d.schedule or "",
+            "token_url": d.token_url or "",
             "streams": str(d.streams), "verify": d.verify.value,
             "source_window": d.source_window or ""}  # fmt: skip
 
@@ -177,7 +178,8 @@ def read_edit_form(
     if errors:
         return None, errors
     return _checked(replace(
-        changed, label=v["label"], url=urls[0], sources=tuple(urls[1:]), mode=mode,
+        changed, token_url=(v["token_url"] or None) if changed.username else None,
+        label=v["label"], url=urls[0], sources=tuple(urls[1:]), mode=mode,
         filter=v["filter"] or None, filter_language=language, geofilter=v["area"] or None,
         schedule=v["schedule"] or None, streams=streams, source_window=v["source_window"] or None,
         verify=VerifyMode(v["verify"]),
