@@ -235,6 +235,20 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def start_for_tests(base_dir: Path) -> SeaweedS3:
+    """A started server for a fixture; when it cannot start, the test is skipped loudly with
+    the reason, or failed under CI (which must test S3)."""
+    import pytest
+
+    try:
+        return SeaweedS3.start(base_dir)
+    except S3ServerUnavailable as exc:
+        message = f"the S3 server (SeaweedFS) needed for this test is unavailable: {exc}"
+        if in_ci():
+            pytest.fail(message + " (CI requires it)", pytrace=False)
+        pytest.skip(message)
+
+
 def s3_client(endpoint_url: str, access_key: str, secret_key: str, *, attempts: int = 2) -> Any:
     """A plain boto3 client, to look at a bucket behind a store's back."""
     import boto3

@@ -29,7 +29,7 @@ from eohub.maintenance.fsck import fsck
 from eohub.model import Product
 from eohub.query import Query
 from eohub.wiring import Hub, build_hub
-from s3_server import S3ServerUnavailable, SeaweedS3, in_ci, s3_client
+from s3_server import s3_client, start_for_tests
 
 
 @dataclass
@@ -41,13 +41,7 @@ class Archive:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     root = tmp_path_factory.mktemp("s3path")
-    try:
-        server = SeaweedS3.start(root / "seaweedfs")
-    except S3ServerUnavailable as exc:
-        message = f"the S3 server (SeaweedFS) needed for this test is unavailable: {exc}"
-        if in_ci():
-            pytest.fail(message + " (CI requires it)", pytrace=False)
-        pytest.skip(message)
+    server = start_for_tests(root / "seaweedfs")
     endpoint, access, secret = (str(v) for v in server.credentials)
     storage = StorageSettings(
         backend="s3",

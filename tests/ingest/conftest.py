@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ingest_support import MISSIONS, first_of_each_mission, make_product
 
-from s3_server import S3ServerUnavailable, SeaweedS3, in_ci
+from s3_server import SeaweedS3, start_for_tests
 
 PREVIEW_PX = 600  # previews larger than the 512 px quicklook, so both sizes are exercised
 
@@ -42,13 +42,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 
     Its own, because tests here stop it in the middle of an upload.
     """
-    try:
-        server = SeaweedS3.start(tmp_path_factory.mktemp("seaweedfs"))
-    except S3ServerUnavailable as exc:
-        message = f"the S3 server (SeaweedFS) needed for this test is unavailable: {exc}"
-        if in_ci():
-            pytest.fail(message + " (CI requires it)", pytrace=False)
-        pytest.skip(message)
+    server = start_for_tests(tmp_path_factory.mktemp("seaweedfs"))
     yield server
     server.kill()  # its data is thrown away: no need for a graceful stop
 

@@ -14,19 +14,13 @@ import pytest
 from eohub.storage.filesystem import FilesystemStore
 from eohub.storage.ports import ObjectStore
 from eohub.storage.s3 import S3Store
-from s3_server import S3ServerUnavailable, SeaweedS3, in_ci, new_s3_store, s3_client
+from s3_server import SeaweedS3, new_s3_store, s3_client, start_for_tests
 
 
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """One SeaweedFS (master, volume, filer, S3) on free 127.0.0.1 ports for the session."""
-    try:
-        server = SeaweedS3.start(tmp_path_factory.mktemp("seaweedfs"))
-    except S3ServerUnavailable as exc:
-        message = f"the S3 server (SeaweedFS) needed for this test is unavailable: {exc}"
-        if in_ci():
-            pytest.fail(message + " (CI requires it)", pytrace=False)
-        pytest.skip(message)
+    server = start_for_tests(tmp_path_factory.mktemp("seaweedfs"))
     yield server
     server.stop()
 

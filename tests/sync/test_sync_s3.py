@@ -23,7 +23,7 @@ from eohub.sync import SyncDefinition, SyncMode
 from eohub.sync.model import VerifyMode
 from eohub.sync.remote import Backoff
 from eohub.wiring import Hub, build_hub, build_sync
-from s3_server import S3ServerUnavailable, SeaweedS3, in_ci, s3_client
+from s3_server import SeaweedS3, s3_client, start_for_tests
 
 FAST = Backoff(attempts=2, base=0.01, cap=0.02)
 CDSE = "/catalogue/odata/v1"
@@ -31,13 +31,7 @@ CDSE = "/catalogue/odata/v1"
 
 @pytest.fixture(scope="module")
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    try:
-        server = SeaweedS3.start(tmp_path_factory.mktemp("seaweedfs"))
-    except S3ServerUnavailable as exc:
-        message = f"the S3 server (SeaweedFS) needed for this test is unavailable: {exc}"
-        if in_ci():
-            pytest.fail(message + " (CI requires it)", pytrace=False)
-        pytest.skip(message)
+    server = start_for_tests(tmp_path_factory.mktemp("seaweedfs"))
     yield server
     server.kill()
 

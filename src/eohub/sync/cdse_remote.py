@@ -109,31 +109,16 @@ class CdseHub(RemoteHub):
 
     def availability(self, product_id: uuid.UUID) -> tuple[bool, str | None] | None:
         """(online there, its MD5 there) from the ``Products(<id>)`` entity; None on 404."""
-        url = f"{self.root}/Products({product_id})"
         what = f"reading product {product_id}"
-
-        def once() -> tuple[bool, str | None] | None:
-            try:
-                response = self.client.get(url)
-            except httpx.TransportError as exc:
-                raise RemoteError(f"{what}: {type(exc).__name__}: {exc}") from None
-            if response.status_code == 404:
-                return None
-            self.check(response, what)
-            try:
-                entity = orjson.loads(response.content)
-            except orjson.JSONDecodeError:
-                raise RemoteError(f"{what}: the remote answered with a body that is not JSON") \
-                    from None  # fmt: skip
-            if not isinstance(entity, dict) or "Id" not in entity:
-                raise RemoteError(f"{what}: the remote answer is not a product entity")
-            md5 = next((c.get("Value") for c in entity.get("Checksum") or []
-                        if isinstance(c, dict) and c.get("Algorithm") == "MD5"), None)  # fmt: skip
-            online = entity.get("Online") is not False
-            return online, md5.lower() if isinstance(md5, str) else None
-
-        found: tuple[bool, str | None] | None = self.retrying(what, once)
-        return found
+        entity = self.json_or_none(f"{self.root}/Products({product_id})", {}, what)
+        if entity is None:
+            return None
+        if not isinstance(entity, dict) or "Id" not in entity:
+            raise RemoteError(f"{what}: the remote answer is not a product entity")
+        md5 = next((c.get("Value") for c in entity.get("Checksum") or []
+                    if isinstance(c, dict) and c.get("Algorithm") == "MD5"), None)  # fmt: skip
+        online = entity.get("Online") is not False
+        return online, md5.lower() if isinstance(md5, str) else None
 
     def value_url(self, product_id: uuid.UUID) -> str:
         """``Products(<id>)/$value``, CDSE's key syntax."""

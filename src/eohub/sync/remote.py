@@ -237,28 +237,33 @@ class RemoteHub:
         """One Product entry (no expansions), None when the remote has no such product."""
         url = f"{self.root}/Products({_quote(str(product_id))})"
         what = f"reading product {product_id}"
+        body = self.json_or_none(url, {"$format": "json"}, what)
+        if body is None:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("d"), dict):
+            raise RemoteError(f"{what}: the remote answer is not an OData v1 JSON entry")
+        data: dict[str, Any] = body["d"]
+        return data
 
-        def once() -> dict[str, Any] | None:
+    def json_or_none(self, url: str, params: dict[str, str], what: str) -> Any:
+        """The JSON body of ``url``, retried; None on 404."""
+
+        def once() -> Any:
             try:
-                response = self.client.get(url, params={"$format": "json"})
+                response = self.client.get(url, params=params)
             except httpx.TransportError as exc:
                 raise RemoteError(f"{what}: {type(exc).__name__}: {exc}") from None
             if response.status_code == 404:
                 return None
             self.check(response, what)
             try:
-                body = response.json()
-            except ValueError:
+                return orjson.loads(response.content)
+            except orjson.JSONDecodeError:
                 raise RemoteError(
                     f"{what}: the remote answered with a body that is not JSON"
                 ) from None
-            if not isinstance(body, dict) or not isinstance(body.get("d"), dict):
-                raise RemoteError(f"{what}: the remote answer is not an OData v1 JSON entry")
-            data: dict[str, Any] = body["d"]
-            return data
 
-        result: dict[str, Any] | None = self.retrying(what, once)
-        return result
+        return self.retrying(what, once)
 
     def newest(self, filter: str | None = None) -> datetime | None:
         """The CreationDate of the remote's newest product (matching ``filter``), for the
