@@ -8,13 +8,16 @@ bytes each. Two measures of the same bytes over loopback:
    one file per product (what a user fetching them one by one gets on disk);
 2. data sync: a downstream hub's copy synchroniser (``--streams`` parallel downloads, default 4)
    pulls them all: each transfer is written into the archive while its MD5 and BLAKE3 are
-   computed, checked against the upstream's, and catalogued.
+   computed, checked against the upstream's, and catalogued. ``--api cdse`` reads the
+   upstream's CDSE-style OData (it lists BLAKE3 too) instead of DHuS OData v1; with it,
+   ``--verify blake3`` computes BLAKE3 alone and keeps the upstream's MD5.
 
 Prints MB/s of each and the ratios (the issue's target: the sync at least 70 % of the single
 stream). The machine's cores are shared by the server, curl and the synchroniser: figures are
 indicative; the CPU seconds of each side are printed too.
 
     .venv/bin/python bench/sync_data.py [--products 200] [--size-mb 20] [--streams 4]
+        [--api dhus|cdse] [--verify all|blake3]
 """
 
 from __future__ import annotations
