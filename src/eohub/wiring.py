@@ -263,11 +263,12 @@ def build_offline(
         ]  # fmt: skip
         if conf.from_synchronisers:
             found += [
-                Source(d.label, url, d.username, d.password, d.token, timeout=timeout,
-                       token_url=d.token_url, client_id=d.client_id,
+                Source(d.label, url, login.username, login.password, login.token,
+                       timeout=timeout, token_url=login.token_url, client_id=d.client_id,
                        protocol=d.protocol_for(url))
                 for d in (sync.definition for sync in sync_store.list())
                 for url in d.urls
+                for login in (d.login_for(url),)
             ]  # fmt: skip
         return found
 

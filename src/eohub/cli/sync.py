@@ -16,7 +16,13 @@ import click
 from eohub.cli.context import settings_of
 from eohub.errors import HubError
 from eohub.sync import SyncDefinition, Synchroniser, SyncMode, SyncService
-from eohub.sync.model import FilterLanguage, SourceProtocol, ValueServing, VerifyMode
+from eohub.sync.model import (
+    FilterLanguage,
+    SourceLogin,
+    SourceProtocol,
+    ValueServing,
+    VerifyMode,
+)
 from eohub.sync.schedule import planned_run
 from eohub.sync.service import with_credentials
 
@@ -53,6 +59,11 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "token": "***" if d.token else None,
         "token_url": d.token_url,
         "client_id": d.client_id if d.token_url else None,
+        "source_logins": [
+            {"url": s.url, "username": s.username, "password": "***" if s.password else None,
+             "token": "***" if s.token else None, "token_url": s.token_url}
+            for s in d.source_logins
+        ],  # fmt: skip
         "mode": d.mode.value,
         "filter": d.filter,
         "filter_language": d.filter_language.value,
@@ -90,6 +101,24 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
             for state in (sync.source_state(url),)
         ],
     }  # fmt: skip
+
+
+_SOURCE_LOGIN_HELP = (
+    "A user name and password of one source, instead of the synchroniser's own (repeatable); "
+    "sent to the source itself."
+)
+
+
+def _logins(
+    kept: tuple[SourceLogin, ...],
+    passwords: tuple[tuple[str, str, str], ...],
+    tokens: tuple[tuple[str, str], ...],
+) -> tuple[SourceLogin, ...]:
+    """``kept`` with the logins given added or replacing theirs (by source URL)."""
+    given = [SourceLogin(url, user, password) for url, user, password in passwords]
+    given += [SourceLogin(url, token=token) for url, token in tokens]
+    urls = {login.url for login in given}
+    return (*(login for login in kept if login.url not in urls), *given)
 
 
 _TOKEN_URL_HELP = (
@@ -139,6 +168,10 @@ def sync() -> None:
 @click.option("--token-url", help=_TOKEN_URL_HELP)
 @click.option("--client-id", default="cdse-public", show_default=True,
               help="OpenID Connect client of --token-url's password grant.")  # fmt: skip
+@click.option("--source-login", "source_logins", nargs=3, multiple=True,
+              metavar="URL USER PASSWORD", help=_SOURCE_LOGIN_HELP)  # fmt: skip
+@click.option("--source-token", "source_tokens", nargs=2, multiple=True, metavar="URL TOKEN",
+              help="A bearer token of one source (repeatable).")  # fmt: skip
 @click.option("--filter", "filter_", help="Only products matching this query.")
 @click.option(
     "--filter-language", type=click.Choice([f.value for f in FilterLanguage]),
@@ -171,8 +204,9 @@ def sync() -> None:
 def sync_add(
     ctx: click.Context, label: str, sources: tuple[str, ...], protocol: str | None,
     serve_value: str, username: str | None, password: str | None,
-    token: str | None, token_url: str | None, client_id: str, filter_: str | None,
-    filter_language: str,
+    token: str | None, token_url: str | None, client_id: str,
+    source_logins: tuple[tuple[str, str, str], ...], source_tokens: tuple[tuple[str, str], ...],
+    filter_: str | None, filter_language: str,
     geofilter: tuple[str, str] | None, copy: bool, collection: str | None, page_size: int,
     streams: int, no_quicklooks: bool, keep_deleted: bool, schedule: str | None,
     source_window: str | None, max_failures: int, verify: str, file_checksums: bool,
@@ -183,6 +217,7 @@ def sync_add(
         protocol=SourceProtocol(protocol) if protocol else None,
         value=ValueServing(serve_value), username=username, password=password, token=token,
         token_url=token_url, client_id=client_id,
+        source_logins=_logins((), source_logins, source_tokens),
         mode=SyncMode.COPY if copy else SyncMode.METADATA, filter=filter_,
         filter_language=FilterLanguage(filter_language),
         geofilter=" ".join(geofilter) if geofilter else None, collection=collection,
@@ -208,6 +243,17 @@ def sync_add(
 @click.option("--token", help="Bearer token (replaces the user name and password).")
 @click.option("--token-url", help="A new OpenID Connect token URL ('' removes it).")
 @click.option("--client-id", help="A new OpenID Connect client id.")
+@click.option("--source-login", "source_logins", nargs=3, multiple=True,
+              metavar="URL USER PASSWORD", help=_SOURCE_LOGIN_HELP)  # fmt: skip
+@click.option("--source-token", "source_tokens", nargs=2, multiple=True, metavar="URL TOKEN",
+              help="A bearer token of one source (repeatable).")  # fmt: skip
+@click.option(
+    "--no-source-login",
+    "forget_logins",
+    multiple=True,
+    metavar="URL",
+    help="The source uses the synchroniser's own credentials again (repeatable).",
+)
 @click.option("--filter", "filter_", help="A new filter ('' removes it).")
 @click.option("--filter-language", type=click.Choice([f.value for f in FilterLanguage]))
 @click.option("--geofilter", nargs=2, metavar="OP WKT", help="A new geofilter.")
@@ -231,11 +277,19 @@ def sync_edit(ctx: click.Context, /, ref: str, **options: Any) -> None:
     changes = _edits(options)
     credentials = {k: options[k] for k in ("username", "password", "token")
                    if options[k] is not None}  # fmt: skip
-    if not changes and not credentials:
+    logins = options["source_logins"] or options["source_tokens"] or options["forget_logins"]
+    if not changes and not credentials and not logins:
         raise click.UsageError("nothing to change: give at least one option")
     with _service(ctx) as service:
         sync = service.get(ref)
         definition = with_credentials(replace(sync.definition, **changes), **credentials)
+        kept = tuple(
+            s
+            for s in definition.source_logins
+            if s.url in definition.urls and s.url not in options["forget_logins"]
+        )
+        definition = replace(definition, source_logins=_logins(
+            kept, options["source_logins"], options["source_tokens"]))  # fmt: skip
         changed = service.update(sync.id, definition)
     click.echo(f"synchroniser {changed.id} '{changed.definition.label}' changed")
 

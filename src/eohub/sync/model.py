@@ -68,6 +68,18 @@ def protocol_of(url: str) -> SourceProtocol:
 
 
 @dataclass(frozen=True)
+class SourceLogin:
+    """The credentials of one source of a synchroniser, instead of the synchroniser's own:
+    a user name and password (sent to the source, or to ``token_url``), or a token."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    token_url: str | None = None
+
+
+@dataclass(frozen=True)
 class SyncDefinition:
     """What a synchroniser pulls, from where and how (set by ``eohub sync add``)."""
 
@@ -99,6 +111,8 @@ class SyncDefinition:
     # The sources' rolling window (ISO 8601 duration, e.g. P30D) for /api/hubs, where a
     # source does not report its own (DHuS, CDSE); None: not known.
     source_window: str | None = None
+    # Sources whose credentials differ from the synchroniser's own (one per source URL).
+    source_logins: tuple[SourceLogin, ...] = ()
     verify: VerifyMode = VerifyMode.ALL  # copy mode: the checksums computed on what arrives
     # Copy mode: the checksums of the files inside each copied zip, computed once it is stored
     # (one more read of its bytes), as ingest keeps them; else only `eohub fsck --repair` does.
@@ -113,6 +127,18 @@ class SyncDefinition:
     def source_protocol(self) -> SourceProtocol:
         """The protocol given, or the one the first URL implies."""
         return self.protocol or protocol_of(self.url)
+
+    def pruned_logins(self) -> SyncDefinition:
+        """The definition without the logins of URLs that are no longer its sources."""
+        kept = tuple(login for login in self.source_logins if login.url in self.urls)
+        return self if kept == self.source_logins else replace(self, source_logins=kept)
+
+    def login_for(self, url: str) -> SourceLogin:
+        """The credentials of one source: its own when given, else the synchroniser's."""
+        for login in self.source_logins:
+            if login.url == url:
+                return login
+        return SourceLogin(url, self.username, self.password, self.token, self.token_url)
 
     def protocol_for(self, url: str) -> SourceProtocol:
         """The protocol of one source: the one given, else the one its own URL implies (so a

@@ -92,11 +92,12 @@ def default_remote(sync: Synchroniser, *, timeout: float = 60.0) -> RemoteHub:
     """A client of the synchroniser's source (``sync.source``, else its first URL) with its
     credentials, speaking that source's protocol; ``timeout`` seconds per request."""
     d = sync.definition
-    auth = remote_auth(d.username, d.password, token_url=d.token_url, client_id=d.client_id,
-                       timeout=timeout)  # fmt: skip
     url = sync.source or d.url
+    login = d.login_for(url)
+    auth = remote_auth(login.username, login.password, token_url=login.token_url,
+                       client_id=d.client_id, timeout=timeout)  # fmt: skip
     kind = CdseHub if d.protocol_for(url) is SourceProtocol.CDSE else RemoteHub
-    return kind(url, auth=auth, token=d.token, timeout=timeout,
+    return kind(url, auth=auth, token=login.token, timeout=timeout,
                 connections=max(4, d.streams + 2))  # fmt: skip
 
 

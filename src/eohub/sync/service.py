@@ -31,6 +31,7 @@ from eohub.storage.ports import ObjectStore
 from eohub.sync.filters import local_filter
 from eohub.sync.model import (
     FailedProduct,
+    SourceLogin,
     SyncDefinition,
     Synchroniser,
     SyncMode,
@@ -128,16 +129,18 @@ def check_definition(definition: SyncDefinition) -> None:
             f"failures before a product is skipped are 0 (never skip) to {MAX_FAILURES}",
             field="max_failures",
         )
-    if definition.token and definition.username:
-        raise InvalidQuery("give a user name and password, or a token, not both", field="token")
-    if definition.token_url is not None:
-        parts = urllib.parse.urlsplit(definition.token_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidQuery(f"the token URL '{definition.token_url[:200]}' is not an http(s) "
-                               "URL", field="token_url")  # fmt: skip
-        if not (definition.username and definition.password):
-            raise InvalidQuery("a token URL needs the user name and password to send it",
-                               field="token_url")  # fmt: skip
+    _check_login(SourceLogin(definition.url, definition.username, definition.password,
+                             definition.token, definition.token_url))  # fmt: skip
+    seen: set[str] = set()
+    for login in definition.source_logins:
+        if login.url not in definition.urls:
+            raise InvalidQuery(f"the login for '{login.url[:200]}' names no source of this "
+                               "synchroniser", field="source_login")  # fmt: skip
+        if login.url in seen:
+            raise InvalidQuery(f"the source '{login.url[:200]}' has two logins",
+                               field="source_login")  # fmt: skip
+        seen.add(login.url)
+        _check_login(login, what=f" of '{login.url[:200]}'")
     if not definition.client_id.strip() or len(definition.client_id) > 200:
         raise InvalidQuery("an OpenID Connect client id has 1 to 200 characters",
                            field="client_id")  # fmt: skip
@@ -155,10 +158,30 @@ def check_definition(definition: SyncDefinition) -> None:
     local_filter(definition)  # the filter and geofilter parse
 
 
+def _check_login(login: SourceLogin, what: str = "") -> None:
+    """Refuse credentials that cannot be sent (InvalidQuery naming the source)."""
+    if login.token and login.username:
+        raise InvalidQuery(f"give a user name and password, or a token, not both{what}",
+                           field="token")  # fmt: skip
+    if login.password and not login.username:
+        raise InvalidQuery(f"a password needs its user name{what}", field="username")
+    if login.token_url is not None:
+        parts = urllib.parse.urlsplit(login.token_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidQuery(f"the token URL '{login.token_url[:200]}'{what} is not an http(s) "
+                               "URL", field="token_url")  # fmt: skip
+        if not (login.username and login.password):
+            raise InvalidQuery(f"a token URL{what} needs the user name and password to send it",
+                               field="token_url")  # fmt: skip
+
+
 def checked(definition: SyncDefinition) -> SyncDefinition:
     """``definition`` checked (see :func:`check_definition`), its rolling window written as
     an ISO 8601 duration and empty texts as None."""
-    definition = replace(definition, token_url=definition.token_url or None)
+    logins = tuple(replace(login, username=login.username or None, password=login.password or None,
+                           token=login.token or None, token_url=login.token_url or None)
+                   for login in definition.source_logins)  # fmt: skip
+    definition = replace(definition, token_url=definition.token_url or None, source_logins=logins)
     check_definition(definition)
     window = definition.source_window
     return replace(

@@ -28,6 +28,7 @@ from eohub.sync.model import (
     FailedProduct,
     FailureState,
     FilterLanguage,
+    SourceLogin,
     SourceProtocol,
     SourceState,
     SyncCounters,
@@ -171,6 +172,10 @@ def definition_from_json(text: str) -> SyncDefinition:
     values["sources"] = tuple(values.get("sources") or ())
     values["value"] = ValueServing(values.get("value") or ValueServing.NONE)
     values["verify"] = VerifyMode(values.get("verify") or VerifyMode.ALL)
+    values["source_logins"] = tuple(
+        SourceLogin(**{k: v for k, v in login.items() if k in SourceLogin.__dataclass_fields__})
+        for login in values.get("source_logins") or ()
+    )
     return SyncDefinition(**values)
 
 

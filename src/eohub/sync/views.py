@@ -184,7 +184,7 @@ def apply_entity(
         if not changes.get("label") or not changes.get("url"):
             raise InvalidQuery("a new synchronizer needs a Label and a ServiceUrl")
         return SyncDefinition(**changes), status
-    return replace(base, **changes), status
+    return replace(base, **changes).pruned_logins(), status
 
 
 # -- Prometheus ---------------------------------------------------------------------------------

@@ -183,4 +183,4 @@ def read_edit_form(
         filter=v["filter"] or None, filter_language=language, geofilter=v["area"] or None,
         schedule=v["schedule"] or None, streams=streams, source_window=v["source_window"] or None,
         verify=VerifyMode(v["verify"]),
-    ))  # fmt: skip
+    ).pruned_logins())  # fmt: skip

@@ -1,10 +1,15 @@
-"""A copy synchroniser that signs in to its source as CDSE's scripts do: a password grant at
-the source's OpenID Connect token endpoint (``--token-url``), the access token sent as Bearer
-and renewed before it expires. The source is a real eohub on 127.0.0.1 (its Keycloak-style
-endpoint, access tokens living 32 s), read through the proxy that records request headers."""
+"""How a synchroniser signs in to its sources, against real eohub hubs on 127.0.0.1 read
+through the proxy that records request headers:
+
+- as CDSE's scripts do: a password grant at an OpenID Connect token endpoint (``--token-url``;
+  here the source's own Keycloak-style endpoint, access tokens living 32 s), the access token
+  sent as Bearer and renewed before it expires;
+- with a login of one source's own (``--source-login``), instead of the synchroniser's.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -16,20 +21,23 @@ from pathlib import Path
 
 import pytest
 from byte_products import add_byte_products
-from fault_proxy import FaultProxy, fault_proxy
+from fault_proxy import Fault, FaultProxy, fault_proxy
 
 from account_support import DOWNLOADER, add_downloader
 from api.odata_support import live_server
 from eohub.config import Settings
 from eohub.errors import InvalidQuery
+from eohub.model.user import Role
 from eohub.query import Query
 from eohub.sync import SyncDefinition, SyncMode, SyncService
 from eohub.sync.credentials import EXPIRY_MARGIN_S
+from eohub.sync.model import SourceLogin
 from eohub.sync.remote import Backoff
 from eohub.wiring import Hub, build_hub, build_sync
 
 FAST = Backoff(attempts=2, base=0.01, cap=0.02)
 LIFETIME_S = int(EXPIRY_MARGIN_S) + 2  # renewed once it is 2 s old
+SECOND = ("second-mirror", "second-password")
 
 
 @dataclass
@@ -139,3 +147,64 @@ def test_the_cli_sets_shows_and_removes_the_token_url(tmp_path: Path) -> None:
     assert json.loads(eohub("show", "c").stdout)["token_url"] is None
     refused = eohub("add", "d", "--source", "https://x.example.org", "--token-url", token_url)
     assert refused.returncode != 0 and "needs the user name and password" in refused.stderr
+
+
+def test_a_source_with_a_login_of_its_own_is_read_with_it(tmp_path: Path) -> None:
+    """Two sources, each with its own account upstream: the first (the synchroniser's own
+    credentials) dies, the second is read with its own login, never the first's."""
+    up = build_hub(Settings(data_dir=tmp_path / "up"))  # type: ignore[call-arg]
+    add_downloader(up)
+    up.accounts.create(*SECOND, [Role.SEARCH, Role.DOWNLOAD])
+    products = add_byte_products(up, 4, seed=53, size=(10_000, 50_000))
+    down = build_hub(Settings(data_dir=tmp_path / "down"))  # type: ignore[call-arg]
+    sync = build_sync(down)
+    sync.backoff = FAST
+    try:
+        with (
+            live_server(up) as served,
+            fault_proxy(served) as (first, dying),
+            fault_proxy(served) as (second, proxy),
+        ):
+            dying.faults.append(Fault("/Products", "500", times=1000))
+            sync.add(SyncDefinition(
+                label="two", url=first + "/odata/v1", sources=(second + "/odata/v1",),
+                username=DOWNLOADER[0], password=DOWNLOADER[1], mode=SyncMode.COPY,
+                source_logins=(SourceLogin(second + "/odata/v1", *SECOND),),
+            ))  # fmt: skip
+            report = sync.run("two")
+        assert report.error is None and report.failovers == 1
+        assert {p.id for p in down.catalogue.search(Query(limit=100)).items} == {
+            p.id for p in products
+        }
+        theirs = "Basic " + base64.b64encode(":".join(SECOND).encode()).decode()
+        mine = "Basic " + base64.b64encode(":".join(DOWNLOADER).encode()).decode()
+        assert {h.get("authorization") for _, h in proxy.headers} == {theirs}
+        assert {h.get("authorization") for _, h in dying.headers} == {mine}
+    finally:
+        down.close()
+        up.close()
+
+
+def test_the_cli_keeps_source_logins_secret_and_checks_them(tmp_path: Path) -> None:
+    def eohub(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "eohub", "--data-dir", str(tmp_path), "sync", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    one, two = "https://one.example.org/odata/v1", "https://two.example.org/odata/v1"
+    added = eohub("add", "s", "--source", one, "--source", two, "--user", "me", "--password",
+                  "pw-one", "--source-login", two, "them", "pw-two")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    shown = eohub("show", "s").stdout
+    assert "pw-two" not in shown and "pw-one" not in shown
+    assert json.loads(shown)["source_logins"] == [
+        {"url": two, "username": "them", "password": "***", "token": None, "token_url": None}
+    ]
+    assert eohub("edit", "s", "--source-token", two, "tok").returncode == 0
+    logins = json.loads(eohub("show", "s").stdout)["source_logins"]
+    assert [(s["username"], s["token"]) for s in logins] == [(None, "***")]
+    assert eohub("edit", "s", "--source", one).returncode == 0  # its source gone: so is it
+    assert json.loads(eohub("show", "s").stdout)["source_logins"] == []
+    stray = eohub("edit", "s", "--source-login", "https://three.example.org", "x", "y")
+    assert stray.returncode != 0 and "names no source of this synchroniser" in stray.stderr
