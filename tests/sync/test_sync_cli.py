@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_support import eohub_sync
 
 from account_support import DOWNLOADER
 from api.odata_support import build_odata_hub, live_server
@@ -14,37 +14,30 @@ from eohub.query import Query
 from eohub.wiring import build_hub
 
 
-def _eohub(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eohub", "--data-dir", str(data), "sync", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
 def test_add_run_show_pause_resume_and_remove(tmp_path: Path) -> None:
     up = build_odata_hub(tmp_path / "up", n=4)
     down = tmp_path / "down"
     try:
         with live_server(up.hub) as base:
-            bad = _eohub(down, "add", "x", "--source", base, "--filter", "Nme eq 'a'")
+            bad = eohub_sync(down, "add", "x", "--source", base, "--filter", "Nme eq 'a'")
             assert bad.returncode != 0 and "Nme" in bad.stderr
-            added = _eohub(
+            added = eohub_sync(
                 down, "add", "be", "--source", base, "--user", DOWNLOADER[0],
                 "--password", DOWNLOADER[1], "--copy", "--page-size", "2", "--streams", "2",
             )  # fmt: skip
             assert added.returncode == 0, added.stderr
-            run = _eohub(down, "run")
+            run = eohub_sync(down, "run")
             assert run.returncode == 0, run.stderr
             assert "be: 5 catalogued" in run.stdout
-            shown = json.loads(_eohub(down, "show", "be").stdout)
+            shown = json.loads(eohub_sync(down, "show", "be").stdout)
             assert shown["password"] == "***" and DOWNLOADER[1] not in json.dumps(shown)
             assert (shown["products"], shown["mode"], shown["status"]) == (5, "copy", "running")
-            assert _eohub(down, "pause", "be").returncode == 0
-            assert "paused" in _eohub(down, "list").stdout
-            assert _eohub(down, "resume", "be").returncode == 0
-            assert "be: 0 catalogued" in _eohub(down, "run", "be").stdout
-            assert _eohub(down, "remove", "be").returncode == 0
-            missing = _eohub(down, "show", "be")
+            assert eohub_sync(down, "pause", "be").returncode == 0
+            assert "paused" in eohub_sync(down, "list").stdout
+            assert eohub_sync(down, "resume", "be").returncode == 0
+            assert "be: 0 catalogued" in eohub_sync(down, "run", "be").stdout
+            assert eohub_sync(down, "remove", "be").returncode == 0
+            missing = eohub_sync(down, "show", "be")
             assert missing.returncode != 0 and "not found" in missing.stderr
     finally:
         up.hub.close()
@@ -58,23 +51,23 @@ def test_add_run_show_pause_resume_and_remove(tmp_path: Path) -> None:
 
 def test_edit_changes_only_what_is_given(tmp_path: Path) -> None:
     data, source = tmp_path / "hub", "http://127.0.0.1:9/odata/v1"  # never contacted
-    added = _eohub(data, "add", "be", "--source", source, "--user", "u", "--password", "pw",
+    added = eohub_sync(data, "add", "be", "--source", source, "--user", "u", "--password", "pw",
                    "--filter", "startswith(Name,'S2')", "--page-size", "7")  # fmt: skip
     assert added.returncode == 0, added.stderr
-    assert _eohub(data, "edit", "be").returncode != 0  # nothing to change
-    bad = _eohub(data, "edit", "be", "--schedule", "sometimes", "--streams", "2")
+    assert eohub_sync(data, "edit", "be").returncode != 0  # nothing to change
+    bad = eohub_sync(data, "edit", "be", "--schedule", "sometimes", "--streams", "2")
     assert bad.returncode != 0 and "sometimes" in bad.stderr
-    assert json.loads(_eohub(data, "show", "be").stdout)["streams"] == 4  # nothing changed
-    changed = _eohub(
+    assert json.loads(eohub_sync(data, "show", "be").stdout)["streams"] == 4  # nothing changed
+    changed = eohub_sync(
         data, "edit", "be", "--label", "be2", "--filter", "", "--streams", "2", "--copy",
         "--source", source, "--source", "http://127.0.0.1:10/odata/v1", "--source-window", "30d",
     )  # fmt: skip
     assert changed.returncode == 0, changed.stderr
-    shown = json.loads(_eohub(data, "show", "be2").stdout)
+    shown = json.loads(eohub_sync(data, "show", "be2").stdout)
     assert (shown["filter"], shown["streams"], shown["mode"], shown["page_size"]) == (
         None, 2, "copy", 7)  # fmt: skip
     assert shown["sources"] == [source, "http://127.0.0.1:10/odata/v1"]
     assert (shown["username"], shown["password"], shown["source_window"]) == ("u", "***", "P30D")
-    assert _eohub(data, "edit", "be2", "--token", "t0k").returncode == 0
-    shown = json.loads(_eohub(data, "show", "be2").stdout)
+    assert eohub_sync(data, "edit", "be2", "--token", "t0k").returncode == 0
+    shown = json.loads(eohub_sync(data, "show", "be2").stdout)
     assert (shown["username"], shown["password"], shown["token"]) == (None, None, "***")

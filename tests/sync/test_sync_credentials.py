@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from byte_products import add_byte_products
+from cli_support import eohub_sync
 from fault_proxy import Fault, FaultProxy, fault_proxy
 
 from account_support import DOWNLOADER, add_downloader
@@ -130,10 +130,7 @@ def test_bad_token_settings_are_refused(
 
 def test_the_cli_sets_shows_and_removes_the_token_url(tmp_path: Path) -> None:
     def eohub(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "eohub", "--data-dir", str(tmp_path), "sync", *args],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        return eohub_sync(tmp_path, *args)
 
     token_url = "https://identity.example.org/auth/realms/CDSE/protocol/openid-connect/token"
     added = eohub("add", "c", "--source", "https://catalogue.example.org/odata/v1", "--user",
@@ -187,10 +184,7 @@ def test_a_source_with_a_login_of_its_own_is_read_with_it(tmp_path: Path) -> Non
 
 def test_the_cli_keeps_source_logins_secret_and_checks_them(tmp_path: Path) -> None:
     def eohub(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "eohub", "--data-dir", str(tmp_path), "sync", *args],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        return eohub_sync(tmp_path, *args)
 
     one, two = "https://one.example.org/odata/v1", "https://two.example.org/odata/v1"
     added = eohub("add", "s", "--source", one, "--source", two, "--user", "me", "--password",

@@ -14,8 +14,6 @@ and goes back on the list after ``max_failures`` more runs, other products passi
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from byte_products import add_byte_products
+from cli_support import eohub_sync
 from fault_proxy import FaultProxy, fault_proxy
 
 from account_support import DOWNLOADER, add_downloader
@@ -41,13 +40,6 @@ from eohub.wiring import Hub, build_hub, build_sync
 FAST = Backoff(attempts=2, base=0.01, cap=0.02)
 MANAGER = ("manager", "manager-password")
 WRONG_MD5 = "0" * 32
-
-
-def _eohub(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eohub", "--data-dir", str(data), "sync", *args],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
 
 
 @dataclass
@@ -110,7 +102,7 @@ def skips(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Skips]:
 
 
 def _show(skips: Skips) -> dict[str, object]:
-    shown = _eohub(skips.data, "show", "up")
+    shown = eohub_sync(skips.data, "show", "up")
     assert shown.returncode == 0, shown.stderr
     found: dict[str, object] = json.loads(shown.stdout)
     return found
@@ -164,7 +156,7 @@ def test_a_product_that_always_fails_is_skipped_after_n_runs_then_retried(skips:
     assert skips.sync.get("up").skipped == 1  # and still recorded
 
     skips.set_upstream_md5(skips.bad.checksum("MD5") or "")  # the upstream is repaired
-    retried = _eohub(skips.data, "retry", "up")
+    retried = eohub_sync(skips.data, "retry", "up")
     assert retried.returncode == 0, retried.stderr
     assert "up: 1 product(s) taken off the skip list, 1 catalogued now" in retried.stdout
     mine = skips.local()[skips.bad.id]
@@ -181,11 +173,11 @@ def test_a_retried_product_that_fails_again_stays_recorded_and_blocks_nothing(
         skips.sync.run("up")
     assert skips.sync.get("up").skipped == 1
 
-    missing = _eohub(skips.data, "retry", "up", "--product", str(uuid.uuid4()))
+    missing = eohub_sync(skips.data, "retry", "up", "--product", str(uuid.uuid4()))
     assert missing.returncode != 0 and "is not on the skip list" in missing.stderr
     assert skips.sync.get("up").skipped == 1  # bad input changed nothing
 
-    retried = _eohub(skips.data, "retry", "up", "--product", str(skips.bad.id))
+    retried = eohub_sync(skips.data, "retry", "up", "--product", str(skips.bad.id))
     assert retried.returncode == 1
     assert "failed again (tried again by the next runs)" in retried.stderr
     (failed,) = skips.sync.failed_products("up")
@@ -217,12 +209,12 @@ def test_a_retried_product_that_fails_again_stays_recorded_and_blocks_nothing(
 
 
 def test_max_failures_0_never_skips_and_bad_values_are_refused(skips: Skips) -> None:
-    refused = _eohub(skips.data, "add", "x", "--source", "http://127.0.0.1:9/", "--copy",
+    refused = eohub_sync(skips.data, "add", "x", "--source", "http://127.0.0.1:9/", "--copy",
                      "--max-failures", "-1")  # fmt: skip
     assert refused.returncode != 0 and "0 (never skip) to 1000" in refused.stderr
     assert [s.definition.label for s in skips.sync.list_all()] == ["up"]
 
-    edited = _eohub(skips.data, "edit", "up", "--max-failures", "0")
+    edited = eohub_sync(skips.data, "edit", "up", "--max-failures", "0")
     assert edited.returncode == 0, edited.stderr
     for run in range(1, 5):
         report = skips.sync.run("up")
@@ -252,7 +244,7 @@ def test_an_entry_that_cannot_be_decoded_goes_on_the_skip_list_too(skips: Skips)
     assert skips.sync.run("up").error is None  # passed over: nothing held back any more
 
     skips.proxy.mangle = None  # the source repairs its entry
-    retried = _eohub(skips.data, "retry", "up")
+    retried = eohub_sync(skips.data, "retry", "up")
     assert retried.returncode == 0, retried.stderr
     assert set(skips.local()) == set(skips.upstream())
     assert not skips.sync.failed_products("up")

@@ -11,7 +11,6 @@ upstream eohub on 127.0.0.1 read over CDSE-style OData (MD5 and BLAKE3 listed) o
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 from byte_products import add_byte_products, stored_md5
+from cli_support import eohub_sync
 
 from account_support import DOWNLOADER, add_downloader
 from api.odata_support import live_server
@@ -149,10 +149,7 @@ def test_blake3_mode_computes_md5_from_a_source_that_lists_md5_alone(mirror: Mir
 
 def test_the_cli_sets_and_shows_the_mode(mirror: Mirror) -> None:
     def eohub(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "eohub", "--data-dir", str(mirror.data), "sync", *args],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        return eohub_sync(mirror.data, *args)
 
     mirror.down.close()  # the CLI opens the catalogue itself
     added = eohub("add", "cli", "--source", mirror.url + CDSE, "--copy", "--verify", "blake3",

@@ -1,4 +1,4 @@
-"""How a synchroniser (or a retrieval) authenticates to a remote hub.
+"""How a synchroniser (or a retrieval) authenticates to a remote hub, and its client of one.
 
 - a user name and password: HTTP Basic (DHuS, another eohub), or, with a token URL, an OpenID
   Connect password grant at that endpoint (CDSE: its Keycloak), the access token sent as
@@ -17,7 +17,9 @@ import httpx
 from httpx_auth import OAuth2ResourceOwnerPasswordCredentials
 from httpx_auth._errors import HttpxAuthException
 
-from eohub.sync.remote import RemoteError
+from eohub.sync.cdse_remote import CdseHub
+from eohub.sync.model import SourceLogin, SourceProtocol
+from eohub.sync.remote import RemoteError, RemoteHub
 
 CDSE_CLIENT = "cdse-public"  # the public client CDSE's scripts and tools use
 CDSE_TOKEN_URL = (
@@ -64,3 +66,19 @@ def remote_auth(
         early_expiry=EXPIRY_MARGIN_S,
     )  # fmt: skip
     return auth
+
+
+def source_client(
+    login: SourceLogin,
+    protocol: SourceProtocol,
+    *,
+    client_id: str = CDSE_CLIENT,
+    timeout: float = 60.0,
+    connections: int = 8,
+) -> RemoteHub:
+    """A client of the source ``login.url``, signed in with ``login``, speaking ``protocol``
+    (what synchronisers and retrievals read sources with)."""
+    auth = remote_auth(login.username, login.password, token_url=login.token_url,
+                       client_id=client_id, timeout=timeout)  # fmt: skip
+    kind = CdseHub if protocol is SourceProtocol.CDSE else RemoteHub
+    return kind(login.url, auth=auth, token=login.token, timeout=timeout, connections=connections)

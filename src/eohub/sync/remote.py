@@ -325,7 +325,7 @@ class RemoteHub:
             with get_following(self.client, url, headers, what) as response:
                 if response.status_code >= 400:
                     response.read()
-                self.check(response, f"downloading {product_id}")
+                self.check(response, what)
                 if response.status_code == 202:
                     raise RemoteError(f"product {product_id} is offline on the remote hub")
                 yield response

@@ -28,9 +28,8 @@ from eohub.model.user import User
 from eohub.storage.errors import StorageError
 from eohub.storage.ports import ObjectStore, product_key
 from eohub.sync.archive_store import DONE, FAILED, Retrieval, SqlArchiveStore
-from eohub.sync.cdse_remote import CdseHub
-from eohub.sync.credentials import CDSE_CLIENT, remote_auth
-from eohub.sync.model import SourceProtocol, protocol_of
+from eohub.sync.credentials import CDSE_CLIENT, source_client
+from eohub.sync.model import SourceLogin, SourceProtocol, protocol_of
 from eohub.sync.remote import Backoff, RemoteError, RemoteHub
 from eohub.sync.runner import archive_name
 from eohub.sync.transfer import ResumingReader
@@ -65,11 +64,9 @@ class Source:
     def remote(self, backoff: Backoff | None = None) -> RemoteHub:
         """A client of the source with its credentials, speaking its protocol (CDSE-style for
         a ``/catalogue/odata/v1`` URL unless ``protocol`` says otherwise)."""
-        auth = remote_auth(self.username, self.password, token_url=self.token_url,
-                           client_id=self.client_id, timeout=self.timeout)  # fmt: skip
-        protocol = self.protocol or protocol_of(self.url)
-        kind = CdseHub if protocol is SourceProtocol.CDSE else RemoteHub
-        remote = kind(self.url, auth=auth, token=self.token, timeout=self.timeout)
+        login = SourceLogin(self.url, self.username, self.password, self.token, self.token_url)
+        remote = source_client(login, self.protocol or protocol_of(self.url),
+                               client_id=self.client_id, timeout=self.timeout)  # fmt: skip
         if backoff is not None:
             remote.backoff = backoff
         return remote

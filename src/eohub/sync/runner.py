@@ -47,7 +47,7 @@ from eohub.storage.file_digests import ZipDigestError, digest_zip
 from eohub.storage.ports import FileAdopter, ObjectStore, StoredObject, product_key
 from eohub.sync.cdse_entry import decode_cdse_product, deleted_cdse, entity_position, from_us
 from eohub.sync.cdse_remote import CdseHub
-from eohub.sync.credentials import remote_auth
+from eohub.sync.credentials import source_client
 from eohub.sync.dhus_entry import (
     BadEntry,
     RemoteProduct,
@@ -67,7 +67,6 @@ from eohub.sync.model import (
     Cursor,
     DeletedCursor,
     FailureState,
-    SourceProtocol,
     SourceState,
     SyncCounters,
     Synchroniser,
@@ -93,12 +92,8 @@ def default_remote(sync: Synchroniser, *, timeout: float = 60.0) -> RemoteHub:
     credentials, speaking that source's protocol; ``timeout`` seconds per request."""
     d = sync.definition
     url = sync.source or d.url
-    login = d.login_for(url)
-    auth = remote_auth(login.username, login.password, token_url=login.token_url,
-                       client_id=d.client_id, timeout=timeout)  # fmt: skip
-    kind = CdseHub if d.protocol_for(url) is SourceProtocol.CDSE else RemoteHub
-    return kind(url, auth=auth, token=login.token, timeout=timeout,
-                connections=max(4, d.streams + 2))  # fmt: skip
+    return source_client(d.login_for(url), d.protocol_for(url), client_id=d.client_id,
+                         timeout=timeout, connections=max(4, d.streams + 2))  # fmt: skip
 
 
 Page = tuple[list[dict[str, object]], str | None]
