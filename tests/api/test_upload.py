@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import socket
 import time
 import uuid
@@ -87,9 +88,15 @@ def count(hub: Hub) -> int:
 
 
 def leftovers(hub: Hub) -> list[str]:
-    """Files and folders under <data_dir>/uploads other than the ingest registry."""
+    """Files and folders under <data_dir>/uploads other than the ingest registry. Walked with
+    ``os.walk``, which passes over a folder the server removes while it is read (``rglob``
+    raised FileNotFoundError then: the test failed at random)."""
     root = hub.settings.data_dir / "uploads"
-    found = [str(p.relative_to(root)) for p in root.rglob("*")]
+    found = [
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, dirs, files in os.walk(root)
+        for name in (*dirs, *files)
+    ]
     return sorted(set(found) - {"ingests", "ingests.sqlite"})
 
 
