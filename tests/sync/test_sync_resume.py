@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,84 @@ def test_a_download_folder_on_another_file_system_is_copied_into_the_archive(
         down.close()
         up.close()
         shutil.rmtree(downloads, ignore_errors=True)
+
+
+@pytest.fixture
+def small_first(tmp_path: Path) -> Iterator[tuple[Mirror, list[Product]]]:
+    """As ``mirror``, with the two small products listed before the big one: a run killed
+    during the big one's transfer has archived them but not catalogued them (a page is
+    catalogued once all its transfers are done)."""
+    up = build_hub(Settings(data_dir=tmp_path / "up"))  # type: ignore[call-arg]
+    add_downloader(up)
+    (big,) = add_byte_products(up, 1, seed=22, size=(BIG, BIG))
+    earlier = big.publication_date - timedelta(days=1)
+    small = [p.evolve(publication_date=earlier, ingestion_date=earlier)
+             for p in add_byte_products(up, 2, seed=21, size=(300_000, 300_000))]  # fmt: skip
+    up.catalogue.upsert(small)
+    down = tmp_path / "down"
+    try:
+        with live_server(up) as served, fault_proxy(served) as (url, proxy):
+            proxy.stall = 10.0
+            added = _eohub(
+                down, "sync", "add", "mirror", "--source", url, "--user", DOWNLOADER[0],
+                "--password", DOWNLOADER[1], "--copy", "--streams", "1",
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr
+            yield Mirror(up, served, url, proxy, down, big), small
+    finally:
+        up.close()
+
+
+def _value_requests(proxy: FaultProxy, product: Product, since: int) -> int:
+    return sum(1 for p, _ in proxy.headers[since:] if p.endswith(f"('{product.id}')/$value"))
+
+
+def _archived_uncatalogued(mirror: Mirror, products: list[Product]) -> list[str]:
+    """The archive keys a killed run noted for ``products``, checked to be stored and not
+    catalogued."""
+    keys = [json.loads((mirror.folder / f"{p.id}.archived").read_text())["key"]
+            for p in products]  # fmt: skip
+    hub = build_hub(Settings(data_dir=mirror.down))  # type: ignore[call-arg]
+    try:
+        assert hub.catalogue.get_many([p.id for p in products]) == []
+        assert all(hub.store.stat(key) is not None for key in keys)
+    finally:
+        hub.close()
+    return keys
+
+
+def test_bytes_archived_by_a_killed_run_are_reused_not_fetched_again(
+    small_first: tuple[Mirror, list[Product]],
+) -> None:
+    mirror, small = small_first
+    assert mirror.kill_mid_transfer() > 0
+    keys = _archived_uncatalogued(mirror, small)
+
+    mark = len(mirror.proxy.headers)
+    mirror.run()
+    assert [_value_requests(mirror.proxy, p, mark) for p in small] == [0, 0]
+    hub = build_hub(Settings(data_dir=mirror.down))  # type: ignore[call-arg]
+    try:
+        assert sorted(p.archive_key or "" for p in hub.catalogue.get_many(
+            [p.id for p in small])) == sorted(keys)  # fmt: skip
+    finally:
+        hub.close()
+    mirror.assert_converged()  # their bytes hash to the upstream's MD5; no orphan left
+
+
+def test_archived_bytes_that_changed_are_deleted_and_fetched_again(
+    small_first: tuple[Mirror, list[Product]],
+) -> None:
+    mirror, small = small_first
+    assert mirror.kill_mid_transfer() > 0
+    keys = _archived_uncatalogued(mirror, small)
+    hub = build_hub(Settings(data_dir=mirror.down))  # type: ignore[call-arg]
+    try:  # same size, other bytes: only hashing them again tells
+        hub.store.put(keys[0], io.BytesIO(os.urandom(300_000)), expected_size=300_000)
+    finally:
+        hub.close()
+
+    mark = len(mirror.proxy.headers)
+    mirror.run()
+    assert [_value_requests(mirror.proxy, p, mark) for p in small] == [1, 0]
+    mirror.assert_converged()  # the changed object was deleted: no orphan

@@ -4,6 +4,7 @@ Each synchroniser has a folder of its own (``<data_dir>/sync-downloads/<synchron
 
     <product id>.json   what the bytes are: the upstream's size, MD5, BLAKE3 and validator
     <product id>.part   the bytes received so far, from byte 0
+    <product id>.archived   the archive key the verified bytes went to, until catalogued
 
 A transfer writes the remote's bytes into the ``.part`` file while MD5 and BLAKE3 are computed
 (two reused 1 MiB buffers: memory stays flat); a complete file is then handed to the archive,
@@ -20,6 +21,9 @@ Crash safety, whatever step a kill -9 interrupts:
   byte 0; bytes are only ever appended, so what is there is a prefix of one version;
 - the complete file is verified against the upstream's checksums by the caller before the
   archive takes it; a mismatch discards both files (:meth:`DownloadFolder.discard`).
+- the archived note is written before the archive takes the file and removed once the
+  product is catalogued; a run killed in between leaves it, and the next run hashes the
+  noted object again and catalogues it rather than download the product again.
 
 One process at a time uses a folder (:meth:`DownloadFolder.claimed`, an ``flock`` released by
 the kernel when the process dies), so two runs of one synchroniser never write the same file.
@@ -52,6 +56,7 @@ _CHUNK = 1 << 20
 _FLUSH_STEP = 8 << 20
 _PART = ".part"
 _SIDECAR = ".json"
+_ARCHIVED = ".archived"
 
 
 class DownloadsBusy(Conflict):
@@ -91,6 +96,22 @@ class _Sidecar:
         return (self.size, self.md5, self.blake3) == (expected.size, expected.md5, expected.blake3)
 
 
+@dataclass(frozen=True)
+class Archived:
+    """A note that a product's verified bytes went into the archive as ``key``: kept until
+    the product is catalogued, so a run killed in between reuses the stored object (after
+    hashing it again) instead of downloading the product again."""
+
+    key: str
+    size: int
+    md5: str | None  # the remote's listing when the bytes were fetched
+    blake3: str | None
+
+    def describes(self, expected: Expected) -> bool:
+        """True when the note is of the bytes the remote lists now."""
+        return (self.size, self.md5, self.blake3) == (expected.size, expected.md5, expected.blake3)
+
+
 @contextmanager
 def _translated(action: str) -> Iterator[None]:
     """An OSError of the download folder as the archive's StorageError (a full disk is
@@ -116,6 +137,9 @@ class DownloadFolder:
     def _sidecar(self, product_id: uuid.UUID) -> Path:
         return self.root / f"{product_id}{_SIDECAR}"
 
+    def _archived(self, product_id: uuid.UUID) -> Path:
+        return self.root / f"{product_id}{_ARCHIVED}"
+
     def product_ids(self) -> list[uuid.UUID]:
         """The products with a partial file or a sidecar here."""
         try:
@@ -138,14 +162,45 @@ class DownloadFolder:
             return 0
 
     def discard(self, product_id: uuid.UUID) -> None:
-        """Forget a product's partial download (the bytes first: a sidecar alone is inert)."""
+        """Forget a product's partial download and its archived note (the bytes first: a
+        sidecar alone is inert)."""
+        self.discard_partial(product_id)
+        with suppress(FileNotFoundError, NotADirectoryError):
+            self._archived(product_id).unlink()
+
+    def discard_partial(self, product_id: uuid.UUID) -> None:
+        """Forget a product's partial file and sidecar (an archived note stays)."""
         for path in (self.part(product_id), self._sidecar(product_id)):
             with suppress(FileNotFoundError, NotADirectoryError):
                 path.unlink()
-        # A sidecar being written when the process was killed.
-        for path in self.root.glob(f"{product_id}{_SIDECAR}.*.tmp"):
-            with suppress(FileNotFoundError):
-                path.unlink()
+        # A sidecar or note being written when the process was killed.
+        for suffix in (_SIDECAR, _ARCHIVED):
+            for path in self.root.glob(f"{product_id}{suffix}.*.tmp"):
+                with suppress(FileNotFoundError):
+                    path.unlink()
+
+    def forget_archived(self, product_id: uuid.UUID) -> None:
+        """Drop a product's archived note (it is catalogued, or its object is gone)."""
+        with suppress(FileNotFoundError, NotADirectoryError):
+            self._archived(product_id).unlink()
+
+    def note_archived(self, product_id: uuid.UUID, note: Archived) -> None:
+        """Record, before the archive takes the bytes, where they go (atomically)."""
+        body = {"key": note.key, "size": note.size, "md5": note.md5, "blake3": note.blake3}
+        with _translated(f"noting where {product_id} is archived"):
+            self._write_json(self._archived(product_id), body)
+
+    def archived(self, product_id: uuid.UUID) -> Archived | None:
+        """The archived note of a product, if a readable one is here."""
+        try:
+            data = json.loads(self._archived(product_id).read_bytes())
+            note = Archived(
+                str(data["key"]), int(data["size"]), data.get("md5"), data.get("blake3")
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        texts = (note.md5, note.blake3)
+        return note if all(t is None or isinstance(t, str) for t in texts) else None
 
     def remove(self) -> None:
         """Remove the folder and every partial download in it."""
@@ -298,11 +353,15 @@ class DownloadFolder:
         return sidecar if all(t is None or isinstance(t, str) for t in texts) else None
 
     def _write_sidecar(self, product_id: uuid.UUID, sidecar: _Sidecar) -> None:
-        """Atomically: a kill leaves the previous sidecar or this one, never half of one."""
-        path = self._sidecar(product_id)
+        self._write_json(self._sidecar(product_id), {
+            "size": sidecar.size, "md5": sidecar.md5, "blake3": sidecar.blake3,
+            "validator": sidecar.validator})  # fmt: skip
+
+    @staticmethod
+    def _write_json(path: Path, data: dict[str, object]) -> None:
+        """Atomically: a kill leaves the previous file or this one, never half of one."""
         temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        body = json.dumps({"size": sidecar.size, "md5": sidecar.md5, "blake3": sidecar.blake3,
-                           "validator": sidecar.validator}).encode()  # fmt: skip
+        body = json.dumps(data).encode()
         try:
             temporary.write_bytes(body)
             os.replace(temporary, path)

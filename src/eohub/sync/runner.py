@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from eohub.model.files import FileManifest
 from eohub.model.product import Checksum, Product
 from eohub.query.evaluate import matches
 from eohub.query.tree import Node
+from eohub.storage.checksums import DualHasher
 from eohub.storage.errors import StorageError
 from eohub.storage.file_digests import ZipDigestError, digest_zip
 from eohub.storage.ports import FileAdopter, ObjectStore, StoredObject, product_key
@@ -73,7 +75,7 @@ from eohub.sync.model import (
     SyncMode,
     VerifyMode,
 )
-from eohub.sync.partial import DownloadFolder, Expected
+from eohub.sync.partial import Archived, DownloadFolder, Expected
 from eohub.sync.remote import RemoteError, RemoteHub
 from eohub.sync.store import SqlSyncStore
 from eohub.sync.streams import StreamLimit
@@ -412,7 +414,10 @@ class SyncJob:
             self._manifests.clear()
             for product, _ in done:  # the rows were not written: their bytes must not linger
                 self._delete_keys(_keys(product))
+                self._forget_archived(product.id)
             raise
+        for product, _ in done:
+            self._forget_archived(product.id)
         self._store_manifests([product for product, _ in done])
         for product, old in done:
             if old is not None:
@@ -490,7 +495,9 @@ class SyncJob:
                 resumes = 0
                 if d.mode is SyncMode.COPY and item.online:
                     with self.streams.slot():
-                        data, resumes = self._copy(item, f"{folder}/{archive_name(item.product)}")
+                        data, resumes = self._copy(
+                            item, f"{folder}/{archive_name(item.product)}", old
+                        )
                     stored_keys.append(data[0])
                     if d.file_checksums:
                         self._file_digests(item.id, data[0])
@@ -535,14 +542,20 @@ class SyncJob:
                 log.warning("file checksums of product %s not stored: %s", manifest.product_id,
                             exc)  # fmt: skip
 
-    def _copy(self, item: RemoteProduct, key: str) -> tuple[tuple[str, int, str, str], int]:
+    def _copy(
+        self, item: RemoteProduct, key: str, old: Product | None
+    ) -> tuple[tuple[str, int, str, str], int]:
         """Download into the partial file (resumed from what an earlier try, in this process or
-        another, left), verify, then hand the file to the archive."""
+        another, left), verify, then hand the file to the archive; or reuse the object a run
+        killed before cataloguing it archived, when it still holds the listed bytes."""
         product = item.product
         expected = Expected(product.size, product.checksum("MD5"), product.checksum("BLAKE3"))
         # MD5 is taken from the source only where BLAKE3, computed here, proves the bytes.
         trusted = self.sync.definition.verify is VerifyMode.BLAKE3 and None not in (
             expected.md5, expected.blake3)  # fmt: skip
+        reused = self._archived_copy(item, expected, old, md5=not trusted)
+        if reused is not None:
+            return reused, 0
         received = self.downloads.fetch(self.remote, item.id, expected, md5=not trusted)
         digests = received.digests
         if trusted:
@@ -555,9 +568,44 @@ class SyncJob:
                 raise ChecksumMismatch(
                     f"{algorithm} of the received bytes is {value}, the remote says {wanted}"
                 )
+        note = Archived(key, expected.size, expected.md5, expected.blake3)
+        self.downloads.note_archived(item.id, note)
         stored = self._archive_file(key, received.path, digests.size, digests.md5, digests.blake3)
-        self.downloads.discard(item.id)
+        self.downloads.discard_partial(item.id)
         return (key, stored.size, stored.md5, stored.blake3), received.resumes
+
+    def _archived_copy(
+        self, item: RemoteProduct, expected: Expected, old: Product | None, *, md5: bool
+    ) -> tuple[str, int, str, str] | None:
+        """The object an earlier run archived for this product but did not catalogue (killed
+        in between), when it still holds the bytes the remote lists: hashed again here, as a
+        download is. None otherwise; a stored object that is not of those bytes is deleted
+        (unless the catalogue refers to it), its note forgotten."""
+        note = self.downloads.archived(item.id)
+        if note is None:
+            return None
+        name = item.product.name
+        found = self.archive.stat(note.key) if note.describes(expected) else None
+        if found is not None and found.size == expected.size:
+            chunks = self.archive.open(note.key)
+            with DualHasher(md5=md5) as hasher, closing(chunks):  # type: ignore[type-var]
+                for chunk in chunks:
+                    hasher.update(chunk)
+                digests = hasher.digests()
+            md5_hex = digests.md5 if md5 else str(expected.md5)
+            if expected.md5 in (None, md5_hex) and expected.blake3 in (None, digests.blake3):
+                log.info("%s: the bytes an earlier run archived are reused (%s)", name, note.key)
+                return note.key, found.size, md5_hex, digests.blake3
+        log.info("%s: the bytes an earlier run archived are not the listed ones; fetched again",
+                 name)  # fmt: skip
+        if old is None or note.key not in _keys(old):
+            self._delete_keys([note.key])
+        self._forget_archived(item.id)
+        return None
+
+    def _forget_archived(self, product_id: uuid.UUID) -> None:
+        if self.sync.definition.mode is SyncMode.COPY:
+            self.downloads.forget_archived(product_id)
 
     def _archive_file(self, key: str, path: Path, size: int, md5: str, blake3: str) -> StoredObject:
         """The verified file as the object ``key``: renamed into a local archive on the same
