@@ -4,6 +4,7 @@ listing, adding, pausing, changing and removing synchronisers."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,13 +173,18 @@ def test_adding_a_synchroniser(syncs: SyncService, keeper: Browser) -> None:
         ("filter_language", "sql", "filter languages"),
         ("token", "abc", "not both"),
         ("token_url", "ftp://example.org/token", "is not an http(s) URL"),
+        ("source_logins", "http://127.0.0.1:99/odata/v1 user=a password=b", "names no source"),
+        ("source_logins", f"{UPSTREAM} user=a pasword=b", "&#39;pasword&#39; is not one of"),
+        ("source_logins", f"{UPSTREAM} user=a token=t", "not both"),
+        ("source_logins", f'{UPSTREAM} user="a password=b', "a quote is not closed"),
+        ("source_logins", f"{UPSTREAM} user=a\n{UPSTREAM} token=t", "one line a source"),
     ],
 )
 def test_a_bad_form_shows_its_error_and_stores_nothing(
     syncs: SyncService, keeper: Browser, field: str, value: str, message: str
 ) -> None:
     form = {"label": "bad one", "sources": UPSTREAM, "username": "u", "password": "p",
-            field: value}  # fmt: skip
+            "logins_field": "1", field: value}  # fmt: skip
     page = keeper.submit(f"{PAGE}/add", form, form_page=PAGE)
     assert page.status_code == 400, page.text
     assert f'id="{field}-error"' in page.text and message in page.text
@@ -257,6 +263,8 @@ def _edit_form(**changes: str) -> dict[str, str]:
             "token": "", "filter": "", "filter_language": "odata", "area": "",
             "mode": "metadata", "schedule": "", "streams": "4", "source_window": ""}  # fmt: skip
     form.update(changes)
+    if "source_logins" in changes:
+        form["logins_field"] = "1"  # the page's marker: the logins field is on the form
     return form
 
 
@@ -300,6 +308,46 @@ def test_editing_changes_the_definition_and_keeps_secrets_cursor_and_records(
     assert after.cursor == mirror.cursor and after.counters == mirror.counters
     page = keeper.get(saved.headers["location"])
     assert "Synchroniser changed" in page.text and SECRET not in page.text
+
+
+def test_logins_of_single_sources_are_set_shown_masked_and_kept(
+    syncs: SyncService, mirror: Synchroniser, keeper: Browser
+) -> None:
+    path = f"{PAGE}/{mirror.id}/edit"
+    other = "http://127.0.0.1:12/catalogue/odata/v1"
+    lines = (f'{other} user=them password="pass with spaces" token-url={TOKEN_URL}\n'
+             f"{UPSTREAM} token=tok-9")  # fmt: skip
+    saved = keeper.submit(path, _edit_form(sources=f"{UPSTREAM}\n{other}", source_logins=lines),
+                          form_page=path)  # fmt: skip
+    assert saved.status_code == 303, saved.text
+
+    def logins() -> list[tuple[str, str | None, str | None, str | None, str | None]]:
+        found = syncs.get(mirror.id).definition.source_logins
+        return sorted((x.url, x.username, x.password, x.token, x.token_url) for x in found)
+
+    assert logins() == [(other, "them", "pass with spaces", None, TOKEN_URL),
+                        (UPSTREAM, None, None, "tok-9", None)]  # fmt: skip
+    d = syncs.get(mirror.id).definition
+    assert (d.username, d.password) == ("mirror", SECRET)  # the synchroniser's own: kept
+    # Shown with the secrets as ***; sent back so, the stored secrets stay.
+    form = keeper.get(path).text
+    assert "pass with spaces" not in form and "tok-9" not in form
+    shown = form.split('id="source_logins"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
+    assert "password=***" in shown and "token=***" in shown and "user=them" in shown
+    text = html.unescape(shown)
+    again = keeper.submit(path, _edit_form(sources=f"{UPSTREAM}\n{other}", source_logins=text),
+                          form_page=path)  # fmt: skip
+    assert again.status_code == 303 and logins()[0][2] == "pass with spaces"
+    # A refused form shows the typed lines with their secrets masked, and changes nothing.
+    refused = keeper.submit(path, _edit_form(sources=f"{UPSTREAM}\n{other}", streams="0",
+                                             source_logins=f"{other} user=x password=typed-pw"),
+                            form_page=path)  # fmt: skip
+    assert refused.status_code == 400 and "typed-pw" not in refused.text
+    assert "password=***" in refused.text and logins()[0][2] == "pass with spaces"
+    # Emptied: every source uses the synchroniser's own credentials again.
+    cleared = keeper.submit(path, _edit_form(sources=f"{UPSTREAM}\n{other}", source_logins=""),
+                            form_page=path)  # fmt: skip
+    assert cleared.status_code == 303 and logins() == []
 
 
 def test_credentials_are_replaced_only_when_typed_or_forgotten(

@@ -15,6 +15,7 @@ from account_support import DOWNLOADER, add_downloader
 from api.odata_support import OdataHub, build_odata_hub, live_server
 from eohub.config import Settings
 from eohub.model.user import Role
+from eohub.sync.model import SourceLogin
 from eohub.sync.policy import EvictionPolicy
 from eohub.wiring import Hub, build_hub, build_sync
 
@@ -91,6 +92,57 @@ def test_synchronizers_crud_needs_a_manager_role(
 
     assert httpx.delete(f"{api}({key})", auth=MANAGER).status_code == 204
     assert httpx.get(api, auth=MANAGER).json()["d"]["results"] == []
+
+
+def test_per_source_logins_are_set_read_masked_and_kept_through_the_api(
+    served: tuple[OdataHub, str, Hub, str],
+) -> None:
+    up, up_url, down, url = served
+    api = f"{url}/odata/v1/Synchronizers"
+    first, second = up_url + CSC, up_url + "/odata/v1"
+    logins = [{"Url": second, "Login": DOWNLOADER[0], "Password": DOWNLOADER[1],
+               "TokenUrl": "https://identity.example/token"}]  # fmt: skip
+    created = httpx.post(api, json={"Label": "two", "ServiceUrl": first, "Sources": [second],
+                                    "SourceLogins": logins}, auth=MANAGER)  # fmt: skip
+    assert created.status_code == 201, created.text
+    key = created.json()["d"]["Id"]
+    shown = created.json()["d"]["SourceLogins"]
+    assert shown == [{"Url": second, "Login": DOWNLOADER[0], "Password": "***", "Token": None,
+                      "TokenUrl": "https://identity.example/token"}]  # fmt: skip
+
+    def stored() -> tuple[SourceLogin, ...]:
+        (sync,) = build_sync(down).list_all()
+        return sync.definition.source_logins
+
+    (login,) = stored()
+    assert (login.password, login.token_url) == (DOWNLOADER[1], "https://identity.example/token")
+    # Sent back as read (password "***"), the stored password stays; the token URL changes.
+    shown[0]["TokenUrl"] = None
+    changed = httpx.patch(f"{api}({key})", json={"SourceLogins": shown}, auth=MANAGER)
+    assert changed.status_code == 204, changed.text
+    (login,) = stored()
+    assert (login.username, login.password, login.token_url) == (*DOWNLOADER, None)
+
+    # Bad logins are refused, naming the problem, and change nothing.
+    for bad, words in (
+        ([{"Url": "http://elsewhere/odata/v1", "Login": "a", "Password": "b"}], "names no source"),
+        ([{"Url": second, "Login": "a", "Token": "t"}], "not both"),
+        ([{"Url": second, "Password": "p"}], "needs its user name"),
+        ([{"Login": "a"}], "needs the Url"),
+        ({"Url": second}, "must be a list"),
+        ([{"Url": second, "Secret": "x"}], "unknown keys Secret"),
+    ):
+        answer = httpx.patch(f"{api}({key})", json={"SourceLogins": bad}, auth=MANAGER)
+        assert answer.status_code == 400 and words in answer.text, (bad, answer.text)
+    assert [(x.url, x.password) for x in stored()] == [(second, DOWNLOADER[1])]
+
+    # Atom shows which sources have a login of their own, never the secrets.
+    atom = httpx.get(f"{api}({key})", params={"$format": "atom"}, auth=MANAGER).text
+    assert f"<d:SourceLogins>{second}</d:SourceLogins>" in atom and DOWNLOADER[1] not in atom
+    # An empty list: every source uses the synchroniser's own credentials again.
+    cleared = httpx.patch(f"{api}({key})", json={"SourceLogins": []}, auth=MANAGER)
+    assert cleared.status_code == 204, cleared.text
+    assert stored() == ()
 
 
 def test_metrics_and_hub_registry_show_a_synchroniser_at_work(

@@ -195,6 +195,14 @@ def test_the_cli_keeps_source_logins_secret_and_checks_them(tmp_path: Path) -> N
     assert json.loads(shown)["source_logins"] == [
         {"url": two, "username": "them", "password": "***", "token": None, "token_url": None}
     ]
+    keycloak = "https://identity.example.org/token"
+    assert eohub("edit", "s", "--source-token-url", two, keycloak).returncode == 0
+    (login,) = json.loads(eohub("show", "s").stdout)["source_logins"]
+    assert (login["username"], login["password"], login["token_url"]) == ("them", "***", keycloak)
+    assert eohub("edit", "s", "--source-token-url", two, "").returncode == 0  # removed
+    assert json.loads(eohub("show", "s").stdout)["source_logins"][0]["token_url"] is None
+    lone = eohub("edit", "s", "--source-token-url", one, keycloak)  # no login of its own
+    assert lone.returncode != 0 and "that source has no login of its own" in lone.stderr
     assert eohub("edit", "s", "--source-token", two, "tok").returncode == 0
     logins = json.loads(eohub("show", "s").stdout)["source_logins"]
     assert [(s["username"], s["token"]) for s in logins] == [(None, "***")]

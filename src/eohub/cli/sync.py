@@ -113,14 +113,26 @@ def _logins(
     kept: tuple[SourceLogin, ...],
     passwords: tuple[tuple[str, str, str], ...],
     tokens: tuple[tuple[str, str], ...],
+    token_urls: tuple[tuple[str, str], ...] = (),
 ) -> tuple[SourceLogin, ...]:
-    """``kept`` with the logins given added or replacing theirs (by source URL)."""
+    """``kept`` with the logins given added or replacing theirs (by source URL), then the
+    token URLs given set on the logins of their sources ('' removes one)."""
     given = [SourceLogin(url, user, password) for url, user, password in passwords]
     given += [SourceLogin(url, token=token) for url, token in tokens]
     urls = {login.url for login in given}
-    return (*(login for login in kept if login.url not in urls), *given)
+    logins = {login.url: login for login in (*(x for x in kept if x.url not in urls), *given)}
+    for url, token_url in token_urls:
+        if url not in logins:
+            raise click.UsageError(f"--source-token-url {url}: that source has no login of its "
+                                   "own (give --source-login URL USER PASSWORD)")  # fmt: skip
+        logins[url] = replace(logins[url], token_url=token_url or None)
+    return tuple(logins.values())
 
 
+_SOURCE_TOKEN_URL_HELP = (
+    "The OpenID Connect token endpoint of one source's own login (repeatable; '' removes it): "
+    "its --source-login user name and password get access tokens there."
+)
 _TOKEN_URL_HELP = (
     "OpenID Connect token endpoint (CDSE: https://identity.dataspace.copernicus.eu/auth/realms/"
     "CDSE/protocol/openid-connect/token): --user/--password get access tokens there, sent as "
@@ -172,6 +184,8 @@ def sync() -> None:
               metavar="URL USER PASSWORD", help=_SOURCE_LOGIN_HELP)  # fmt: skip
 @click.option("--source-token", "source_tokens", nargs=2, multiple=True, metavar="URL TOKEN",
               help="A bearer token of one source (repeatable).")  # fmt: skip
+@click.option("--source-token-url", "source_token_urls", nargs=2, multiple=True,
+              metavar="URL TOKEN_URL", help=_SOURCE_TOKEN_URL_HELP)  # fmt: skip
 @click.option("--filter", "filter_", help="Only products matching this query.")
 @click.option(
     "--filter-language", type=click.Choice([f.value for f in FilterLanguage]),
@@ -206,7 +220,7 @@ def sync_add(
     serve_value: str, username: str | None, password: str | None,
     token: str | None, token_url: str | None, client_id: str,
     source_logins: tuple[tuple[str, str, str], ...], source_tokens: tuple[tuple[str, str], ...],
-    filter_: str | None, filter_language: str,
+    source_token_urls: tuple[tuple[str, str], ...], filter_: str | None, filter_language: str,
     geofilter: tuple[str, str] | None, copy: bool, collection: str | None, page_size: int,
     streams: int, no_quicklooks: bool, keep_deleted: bool, schedule: str | None,
     source_window: str | None, max_failures: int, verify: str, file_checksums: bool,
@@ -217,7 +231,7 @@ def sync_add(
         protocol=SourceProtocol(protocol) if protocol else None,
         value=ValueServing(serve_value), username=username, password=password, token=token,
         token_url=token_url, client_id=client_id,
-        source_logins=_logins((), source_logins, source_tokens),
+        source_logins=_logins((), source_logins, source_tokens, source_token_urls),
         mode=SyncMode.COPY if copy else SyncMode.METADATA, filter=filter_,
         filter_language=FilterLanguage(filter_language),
         geofilter=" ".join(geofilter) if geofilter else None, collection=collection,
@@ -247,6 +261,8 @@ def sync_add(
               metavar="URL USER PASSWORD", help=_SOURCE_LOGIN_HELP)  # fmt: skip
 @click.option("--source-token", "source_tokens", nargs=2, multiple=True, metavar="URL TOKEN",
               help="A bearer token of one source (repeatable).")  # fmt: skip
+@click.option("--source-token-url", "source_token_urls", nargs=2, multiple=True,
+              metavar="URL TOKEN_URL", help=_SOURCE_TOKEN_URL_HELP)  # fmt: skip
 @click.option(
     "--no-source-login",
     "forget_logins",
@@ -277,7 +293,8 @@ def sync_edit(ctx: click.Context, /, ref: str, **options: Any) -> None:
     changes = _edits(options)
     credentials = {k: options[k] for k in ("username", "password", "token")
                    if options[k] is not None}  # fmt: skip
-    logins = options["source_logins"] or options["source_tokens"] or options["forget_logins"]
+    logins = (options["source_logins"] or options["source_tokens"] or options["forget_logins"]
+              or options["source_token_urls"])  # fmt: skip
     if not changes and not credentials and not logins:
         raise click.UsageError("nothing to change: give at least one option")
     with _service(ctx) as service:
@@ -289,7 +306,8 @@ def sync_edit(ctx: click.Context, /, ref: str, **options: Any) -> None:
             if s.url in definition.urls and s.url not in options["forget_logins"]
         )
         definition = replace(definition, source_logins=_logins(
-            kept, options["source_logins"], options["source_tokens"]))  # fmt: skip
+            kept, options["source_logins"], options["source_tokens"],
+            options["source_token_urls"]))  # fmt: skip
         changed = service.update(sync.id, definition)
     click.echo(f"synchroniser {changed.id} '{changed.definition.label}' changed")
 

@@ -13,6 +13,7 @@ from typing import Any
 from eohub.errors import InvalidQuery
 from eohub.sync.model import (
     FilterLanguage,
+    SourceLogin,
     SourceProtocol,
     SyncDefinition,
     Synchroniser,
@@ -46,7 +47,7 @@ def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
         "CreationDate": sync.created,
         "ServiceUrl": d.url,
         "ServiceLogin": d.username,
-        "ServicePassword": "***" if d.password or d.token else None,
+        "ServicePassword": SECRET if d.password or d.token else None,
         "Schedule": d.schedule,
         "PageSize": d.page_size,
         "CopyProduct": d.mode is SyncMode.COPY,
@@ -64,6 +65,7 @@ def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
         "ClientId": d.client_id if d.token_url else None,
         "FilterLanguage": d.filter_language.value,
         "Sources": list(d.sources),
+        "SourceLogins": [_login_values(login) for login in d.source_logins],
         "ValueServing": d.value.value,
         "Products": sync.counters.products,
         "Bytes": sync.counters.bytes,
@@ -79,6 +81,19 @@ def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
         "NextRun": planned_run(sync),
         "CurrentSource": sync.source,
         "SourceRollingWindow": d.source_window,
+    }
+
+
+SECRET = "***"  # a stored password or token as read; sent back, it keeps the stored one
+
+
+def _login_values(login: SourceLogin) -> dict[str, str | None]:
+    return {
+        "Url": login.url,
+        "Login": login.username,
+        "Password": SECRET if login.password else None,
+        "Token": SECRET if login.token else None,
+        "TokenUrl": login.token_url,
     }
 
 
@@ -128,6 +143,40 @@ def _sources(name: str, value: object) -> tuple[str, ...]:
     raise InvalidQuery(f"{name} must be a list of URLs", field=name)
 
 
+_LOGIN_KEYS = frozenset({"Url", "Login", "Password", "Token", "TokenUrl"})
+
+
+def source_logins(
+    value: object, stored: tuple[SourceLogin, ...] = (), name: str = "SourceLogins"
+) -> tuple[SourceLogin, ...]:
+    """The per-source logins a body gives: a list of ``{"Url", "Login", "Password", "Token",
+    "TokenUrl"}`` objects replacing the stored ones; a Password or Token of ``***`` keeps the
+    one stored for that URL. Checked further (URLs of sources, one login each) by the
+    service."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidQuery(f"{name} must be a list of objects with Url, Login, Password, Token "
+                           "and TokenUrl (JSON)", field=name)  # fmt: skip
+    kept = {login.url: login for login in stored}
+    out: list[SourceLogin] = []
+    for item in value:
+        unknown = sorted(set(item) - _LOGIN_KEYS)
+        if unknown:
+            raise InvalidQuery(f"{name}: unknown keys {', '.join(unknown)[:200]}", field=name)
+        url = _text(f"{name}/Url", item.get("Url"))
+        if not url:
+            raise InvalidQuery(f"{name}: each login needs the Url of its source", field=name)
+        old = kept.get(url)
+        password = _text(f"{name}/Password", item.get("Password"))
+        token = _text(f"{name}/Token", item.get("Token"))
+        if password == SECRET:
+            password = old.password if old is not None else None
+        if token == SECRET:
+            token = old.token if old is not None else None
+        out.append(SourceLogin(url, _text(f"{name}/Login", item.get("Login")), password, token,
+                               _text(f"{name}/TokenUrl", item.get("TokenUrl"))))  # fmt: skip
+    return tuple(out)
+
+
 def _mode(name: str, value: object) -> SyncMode:
     return SyncMode.COPY if _flag(name, value) else SyncMode.METADATA
 
@@ -166,14 +215,17 @@ def apply_entity(
 ) -> tuple[SyncDefinition, SyncStatus | None]:
     """The definition a POST (``base`` None) or PATCH body gives, and the status its
     ``Request`` (``start``/``stop``) asks for; InvalidQuery names a bad property."""
-    unknown = sorted(set(body) - set(_WRITABLE) - {"Request", "Id", "__metadata"})
+    unknown = sorted(set(body) - set(_WRITABLE) - {"Request", "Id", "__metadata", "SourceLogins"})
     if unknown:
         raise InvalidQuery(f"unknown or read-only properties: {', '.join(unknown)[:200]}")
     changes: dict[str, Any] = {}
     for name, value in body.items():
-        if name in _WRITABLE and not (name == "ServicePassword" and value == "***"):
+        if name in _WRITABLE and not (name == "ServicePassword" and value == SECRET):
             field, convert = _WRITABLE[name]
             changes[field] = convert(name, value)
+    if "SourceLogins" in body:
+        stored = base.source_logins if base is not None else ()
+        changes["source_logins"] = source_logins(body["SourceLogins"], stored)
     status = None
     if "Request" in body:
         request = _text("Request", body["Request"])
@@ -184,7 +236,9 @@ def apply_entity(
         if not changes.get("label") or not changes.get("url"):
             raise InvalidQuery("a new synchronizer needs a Label and a ServiceUrl")
         return SyncDefinition(**changes), status
-    return replace(base, **changes).pruned_logins(), status
+    changed = replace(base, **changes)
+    # Logins of sources the body removed go with them; logins the body gives are checked.
+    return (changed if "SourceLogins" in body else changed.pruned_logins()), status
 
 
 # -- Prometheus ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from eohub.api.portal.figures import FIGURES
 from eohub.api.portal.mirroring_form import LANGUAGES, MODES, read_form
 from eohub.api.portal.pages import render
 from eohub.api.portal.session import CSRF_FIELD, PageForbidden, check_csrf, hub_of, require_user
+from eohub.api.portal.source_logins import masked
 from eohub.api.sync_state import sync_service
 from eohub.errors import Conflict, NotFound
 from eohub.model.user import Role, User
@@ -114,6 +115,8 @@ def add(
     password: Text = "",
     token: Text = "",
     token_url: Text = "",
+    source_logins: Text = "",
+    logins_field: Text = "",
     filter: Text = "",
     filter_language: Text = "",
     area: Text = "",
@@ -127,6 +130,8 @@ def add(
               "token": token, "token_url": token_url, "filter": filter,
               "filter_language": filter_language,
               "area": area, "mode": mode, "schedule": schedule}  # fmt: skip
+    if logins_field:  # the form has the field (empty: no source has a login of its own)
+        values["source_logins"] = source_logins
     definition, errors = read_form(values)
     if definition is not None:
         try:
@@ -135,6 +140,7 @@ def add(
             errors = {"label": exc.user_message}
     if errors:
         shown = {k: v for k, v in values.items() if k not in ("password", "token")}
+        shown["source_logins"] = masked(source_logins)
         return _page(request, errors=errors, values=shown, status=400)
     return RedirectResponse(f"{PAGE}?done=added", status_code=303)
 

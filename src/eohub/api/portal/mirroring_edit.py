@@ -24,6 +24,7 @@ from eohub.api.portal.mirroring_form import (
 )
 from eohub.api.portal.pages import render
 from eohub.api.portal.session import CSRF_FIELD, check_csrf
+from eohub.api.portal.source_logins import masked
 from eohub.api.sync_state import sync_service
 from eohub.errors import Conflict, InvalidQuery, NotFound
 from eohub.sync.model import Synchroniser
@@ -81,6 +82,8 @@ def edit(
     password: Text = "",
     token: Text = "",
     token_url: Text = "",
+    source_logins: Text = "",
+    logins_field: Text = "",
     forget_credentials: Text = "",
     filter: Text = "",
     filter_language: Text = "",
@@ -106,6 +109,8 @@ def edit(
               "filter_language": filter_language, "area": area, "mode": mode,
               "schedule": schedule, "streams": streams, "verify": verify,
               "source_window": source_window}  # fmt: skip
+    if logins_field:  # the form has the field (empty: no source has a login of its own)
+        values["source_logins"] = source_logins
     definition, errors = read_edit_form(sync.definition, values)
     if definition is not None:
         try:
@@ -118,6 +123,7 @@ def edit(
             return _missing(request, exc)
     if errors:
         shown = {k: v for k, v in values.items() if k not in _SECRET}
+        shown["source_logins"] = masked(source_logins)
         return _edit_page(request, sync, shown, errors, status=400)
     return RedirectResponse(f"{PAGE}?done=edited", status_code=303)
 

@@ -7,6 +7,7 @@ import re
 import urllib.parse
 from dataclasses import replace
 
+from eohub.api.portal.source_logins import logins_text, read_logins
 from eohub.errors import InvalidQuery
 from eohub.sync.filters import local_filter
 from eohub.sync.model import FilterLanguage, SyncDefinition, SyncMode, VerifyMode
@@ -14,8 +15,8 @@ from eohub.sync.policy import parse_window
 from eohub.sync.schedule import parse_schedule
 from eohub.sync.service import MAX_STREAMS, check_definition, with_credentials
 
-FIELDS = ("label", "sources", "username", "password", "token", "token_url", "filter",
-          "filter_language", "area", "mode", "schedule")  # fmt: skip
+FIELDS = ("label", "sources", "username", "password", "token", "token_url", "source_logins",
+          "filter", "filter_language", "area", "mode", "schedule")  # fmt: skip
 MAX_SOURCES = 10
 LANGUAGES = (
     (FilterLanguage.ODATA.value, "DHuS OData $filter"),
@@ -33,7 +34,8 @@ VERIFY_MODES = (
 EDIT_FIELDS = (*FIELDS, "streams", "verify", "source_window", "forget_credentials")
 _CHECKED_FIELD = {"label": "label", "source": "sources", "token": "token", "schedule": "schedule",
                   "streams": "streams", "source_window": "source_window", "value": "mode",
-                  "username": "username", "token_url": "token_url"}  # fmt: skip
+                  "username": "username", "token_url": "token_url",
+                  "source_login": "source_logins"}  # fmt: skip
 _PROBE = "http://probe.invalid/odata/v1"  # a placeholder source for checking a filter alone
 
 
@@ -91,6 +93,16 @@ def _shared(
     return urls, language, mode
 
 
+def _with_logins(definition: SyncDefinition, text: str, errors: dict[str, str]) -> SyncDefinition:
+    """``definition`` with the logins of the field's text (its stored ones for ``***``)."""
+    try:
+        logins = read_logins(text, definition, definition.source_logins)
+    except InvalidQuery as exc:
+        errors["source_logins"] = exc.user_message
+        return definition
+    return replace(definition, source_logins=logins)
+
+
 def _checked(definition: SyncDefinition) -> tuple[SyncDefinition | None, dict[str, str]]:
     try:
         check_definition(definition)  # whatever else the service refuses
@@ -117,6 +129,10 @@ def read_form(values: dict[str, str]) -> tuple[SyncDefinition | None, dict[str, 
         token_url=v["token_url"] or None, mode=mode, filter=v["filter"] or None,
         filter_language=language, geofilter=v["area"] or None, schedule=v["schedule"] or None,
     )  # fmt: skip
+    if "source_logins" in values:
+        definition = _with_logins(definition, values["source_logins"], errors)
+    if errors:
+        return None, errors
     return _checked(definition)
 
 
@@ -126,7 +142,7 @@ def form_values(definition: SyncDefinition) -> dict[str, str]:
     return {"label": d.label, "sources": "\n".join(d.urls), "username": d.username or "",
             "filter": d.filter or "", "filter_language": d.filter_language.value,
             "area": d.geofilter or "", "mode": d.mode.value, "schedule": d.schedule or "",
-            "token_url": d.token_url or "",
+            "token_url": d.token_url or "", "source_logins": logins_text(d.source_logins),
             "streams": str(d.streams), "verify": d.verify.value,
             "source_window": d.source_window or ""}  # fmt: skip
 
@@ -177,10 +193,17 @@ def read_edit_form(
     changed = _credentials(stored, v, errors)
     if errors:
         return None, errors
-    return _checked(replace(
+    changed = replace(
         changed, token_url=(v["token_url"] or None) if changed.username else None,
         label=v["label"], url=urls[0], sources=tuple(urls[1:]), mode=mode,
         filter=v["filter"] or None, filter_language=language, geofilter=v["area"] or None,
         schedule=v["schedule"] or None, streams=streams, source_window=v["source_window"] or None,
         verify=VerifyMode(v["verify"]),
-    ).pruned_logins())  # fmt: skip
+    )  # fmt: skip
+    if "source_logins" in values:  # (a form without the field keeps them)
+        changed = _with_logins(changed, values["source_logins"], errors)
+    else:
+        changed = changed.pruned_logins()
+    if errors:
+        return None, errors
+    return _checked(changed)

@@ -37,7 +37,7 @@ SYNCHRONIZER = EntityTypeDef(
             ("Status", _S), ("StatusDate", _DT), ("StatusMessage", _S),
             # eohub's own
             ("Protocol", _S), ("TokenUrl", _S), ("ClientId", _S), ("FilterLanguage", _S),
-            ("Sources", _S), ("ValueServing", _S),
+            ("Sources", _S), ("SourceLogins", _S), ("ValueServing", _S),
             ("Products", _I64), ("Bytes", _I64), ("Deleted", _I64), ("Failures", _I64),
             ("SkippedProducts", _I64), ("MaxFailures", _I32), ("Verify", _S),
             ("FileChecksums", _B),
@@ -63,6 +63,8 @@ def synchronizer_atom_entity(values: Mapping[str, Any]) -> Entity:
     props: list[Prop] = []
     for prop in SYNCHRONIZER.properties:
         value = values.get(prop.name)
+        if prop.name == "SourceLogins" and isinstance(value, list):
+            value = [login["Url"] for login in value]  # the URLs with a login of their own
         if isinstance(value, list | tuple):
             value = ",".join(str(v) for v in value) or None
         props.append(Prop(prop.name, prop.type, value))
