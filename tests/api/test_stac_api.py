@@ -133,6 +133,31 @@ def test_collections_have_extents_from_the_catalogue(server: str, stac_hub: Odat
     assert "eo:cloud_cover" in q.json()["properties"]
 
 
+def test_collection_summaries_list_what_the_catalogue_holds(
+    server: str, stac_hub: OdataHub
+) -> None:
+    by_id = {c["id"]: c for c in httpx.get(f"{server}/stac/collections",
+                                            headers=AUTH_HEADER).json()["collections"]}  # fmt: skip
+    products = _all(stac_hub)
+    for cid in ("sentinel-1-grd", "sentinel-2-l2a", "sentinel-2-l1c"):
+        members = [p for p in products if collections.collection_id_of(p) == cid]
+        assert members, cid
+        summaries = by_id[cid]["summaries"]
+        assert summaries["platform"] == sorted({p.platform.lower() for p in members})
+        assert summaries["product:type"] == sorted({p.product_type for p in members})
+        clouds = [p.cloud_cover for p in members if p.cloud_cover is not None]
+        if clouds:
+            assert summaries["eo:cloud_cover"] == {"minimum": min(clouds),
+                                                   "maximum": max(clouds)}  # fmt: skip
+        else:
+            assert "eo:cloud_cover" not in summaries
+    # An empty collection shows what it is meant to hold.
+    held = {collections.collection_id_of(p) for p in products}
+    empty = next(c for c in collections.TABLE if c.id not in held and c.platforms)
+    summaries = by_id[empty.id]["summaries"]
+    assert summaries["platform"] == list(empty.platforms) and "eo:cloud_cover" not in summaries
+
+
 BAD = [
     ("GET", "/stac/search?bbox=1,2,3"),
     ("GET", "/stac/search?bbox=0,10,1,5"),

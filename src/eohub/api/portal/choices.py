@@ -1,12 +1,9 @@
 """The values the search form offers in its lists: what the catalogue holds, plus known ones.
 
-Collections, platforms and product types are read from the catalogue with a skip scan: one
-``limit 1`` search per value, sorted on the field then ``sensing_start`` as both backends'
-indexes are, so each search reads a few index entries. (Sorted on the field alone, the
-product id that breaks ties made SQLite sort every product of a value: 12 s for the lists at
-1M products.) A product type is listed under the collection of its first product, found by
-the same scan. Fields the catalogue cannot list cheaply get the values the Sentinel missions
-use.
+Collections, platforms and product types are read from the catalogue with a skip scan
+(:mod:`eohub.query.distinct`: a few index entries a value). A product type is listed under
+the collection of its first product, found by the same scan. Fields the catalogue cannot list
+cheaply get the values the Sentinel missions use.
 
 The lists are read when a page first needs them, then again once they are a minute old, in
 the background: meanwhile pages get the lists at hand, so no request waits for a refresh.
@@ -20,10 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from eohub.catalogue.service import Catalogue
-from eohub.model.product import Product
-from eohub.query.fields import FIELDS
-from eohub.query.query import Query, SortKey
-from eohub.query.tree import MATCH_ALL, Compare, CompareOp, Node, and_
+from eohub.query.distinct import distinct, first_of_each
 
 log = logging.getLogger("eohub.portal")
 
@@ -49,38 +43,16 @@ class Choices:
     made: float = field(default=0.0, compare=False)
 
 
-def first_of_each(
-    catalogue: Catalogue, name: str, base: Node = MATCH_ALL, most: int = MAX_VALUES
-) -> list[Product]:
-    """The first product of each distinct value of an indexed field, smallest value first."""
-    getter = FIELDS.get(name).get
-    found: list[Product] = []
-    sort = (SortKey(name), SortKey("sensing_start"))  # the (field, sensing_start) indexes
-    while len(found) < most:
-        last = str(getter(found[-1])) if found else None
-        where = base if last is None else and_(base, Compare(name, CompareOp.GT, last))
-        page = catalogue.search(Query(filter=where, sort=sort, limit=1))
-        if not page.items:
-            break
-        found.append(page.items[0])
-    return found
-
-
-def distinct(catalogue: Catalogue, name: str, base: Node = MATCH_ALL) -> tuple[str, ...]:
-    """Distinct values of an indexed field, smallest first (at most MAX_VALUES)."""
-    getter = FIELDS.get(name).get
-    return tuple(str(getter(p)) for p in first_of_each(catalogue, name, base))
-
-
 def read_choices(catalogue: Catalogue) -> Choices:
     """The lists of the search form for the products ``catalogue`` holds."""
-    collections = distinct(catalogue, "collection")
-    typed = first_of_each(catalogue, "product_type", most=MAX_TYPES)
+    collections = distinct(catalogue.search, "collection", most=MAX_VALUES)
+    typed = first_of_each(catalogue.search, "product_type", most=MAX_TYPES)
     types = tuple(
         (c, tuple(str(p.product_type) for p in typed if p.collection == c)[:MAX_VALUES])
         for c in collections
     )
-    return Choices(collections, distinct(catalogue, "platform"), types, made=time.monotonic())
+    platforms = distinct(catalogue.search, "platform", most=MAX_VALUES)
+    return Choices(collections, platforms, types, made=time.monotonic())
 
 
 class ChoiceCache:

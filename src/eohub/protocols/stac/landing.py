@@ -78,17 +78,23 @@ def conformance() -> dict[str, Any]:
 def collection_document(
     stac: str, collection: collections.StacCollection, extent: Extent
 ) -> dict[str, Any]:
-    """One STAC collection, with its temporal extent from the catalogue."""
+    """One STAC collection, with its temporal extent and summaries from the catalogue."""
     base = f"{stac}/collections/{collection.id}"
     interval = [iso(extent.start) if extent.start else None,
                 iso(extent.end) if extent.end else None]  # fmt: skip
+    # What the catalogue holds; an empty collection shows what it is for.
     summaries: dict[str, Any] = {}
-    if collection.platforms:
-        summaries["platform"] = list(collection.platforms)
+    platforms = [p.lower() for p in extent.platforms] or list(collection.platforms)
+    if platforms:
+        summaries["platform"] = platforms
     if collection.instruments:
         summaries["instruments"] = list(collection.instruments)
-    if collection.product_types:
-        summaries["product:type"] = list(collection.product_types)
+    types = list(extent.product_types) or list(collection.product_types)
+    if types:
+        summaries["product:type"] = types
+    if extent.cloud_cover is not None:
+        low, high = extent.cloud_cover
+        summaries["eo:cloud_cover"] = {"minimum": low, "maximum": high}
     source = collection.catalogue_collection or "any collection without a STAC mapping"
     kinds = ", ".join(collection.product_types + tuple(f"{p}*" for p in collection.type_prefixes))
     description = collection.description or (
