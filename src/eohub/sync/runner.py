@@ -596,8 +596,8 @@ class SyncJob:
             if expected.md5 in (None, md5_hex) and expected.blake3 in (None, digests.blake3):
                 log.info("%s: the bytes an earlier run archived are reused (%s)", name, note.key)
                 return note.key, found.size, md5_hex, digests.blake3
-        log.info("%s: the bytes an earlier run archived are not the listed ones; fetched again",
-                 name)  # fmt: skip
+        log.info("%s: the bytes an earlier run archived are gone or not the listed ones; "
+                 "fetched again", name)  # fmt: skip
         if old is None or note.key not in _keys(old):
             self._delete_keys([note.key])
         self._forget_archived(item.id)
