@@ -30,6 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -152,7 +153,14 @@ def mirror(tmp_path: Path) -> Iterator[Mirror]:
     add_downloader(up)
     add_byte_products(up, 2, seed=21)
     (big,) = add_byte_products(up, 1, seed=22, size=(BIG, BIG))
-    down = tmp_path / "down"
+    with _served(up, tmp_path / "down", big) as served:
+        yield served
+
+
+@contextmanager
+def _served(up: Hub, down: Path, big: Product) -> Iterator[Mirror]:
+    """``up`` served through the fault proxy, and a copy synchroniser ``mirror`` of it (one
+    stream) in ``down``; ``up`` is closed afterwards."""
     try:
         with live_server(up) as served, fault_proxy(served) as (url, proxy):
             proxy.stall = 10.0
@@ -345,18 +353,8 @@ def small_first(tmp_path: Path) -> Iterator[tuple[Mirror, list[Product]]]:
     small = [p.evolve(publication_date=earlier, ingestion_date=earlier)
              for p in add_byte_products(up, 2, seed=21, size=(300_000, 300_000))]  # fmt: skip
     up.catalogue.upsert(small)
-    down = tmp_path / "down"
-    try:
-        with live_server(up) as served, fault_proxy(served) as (url, proxy):
-            proxy.stall = 10.0
-            added = _eohub(
-                down, "sync", "add", "mirror", "--source", url, "--user", DOWNLOADER[0],
-                "--password", DOWNLOADER[1], "--copy", "--streams", "1",
-            )  # fmt: skip
-            assert added.returncode == 0, added.stderr
-            yield Mirror(up, served, url, proxy, down, big), small
-    finally:
-        up.close()
+    with _served(up, tmp_path / "down", big) as served:
+        yield served, small
 
 
 def _value_requests(proxy: FaultProxy, product: Product, since: int) -> int:
