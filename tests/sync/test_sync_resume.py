@@ -343,15 +343,17 @@ def test_a_download_folder_on_another_file_system_is_copied_into_the_archive(
 
 @pytest.fixture
 def small_first(tmp_path: Path) -> Iterator[tuple[Mirror, list[Product]]]:
-    """As ``mirror``, with the two small products listed before the big one: a run killed
-    during the big one's transfer has archived them but not catalogued them (a page is
-    catalogued once all its transfers are done)."""
+    """As ``mirror``, with the two small products (each with a quicklook) listed before the
+    big one: a run killed during the big one's transfer has archived them and their
+    quicklooks but not catalogued them (a page is catalogued once all its transfers are
+    done)."""
     up = build_hub(Settings(data_dir=tmp_path / "up"))  # type: ignore[call-arg]
     add_downloader(up)
     (big,) = add_byte_products(up, 1, seed=22, size=(BIG, BIG))
     earlier = big.publication_date - timedelta(days=1)
     small = [p.evolve(publication_date=earlier, ingestion_date=earlier)
-             for p in add_byte_products(up, 2, seed=21, size=(300_000, 300_000))]  # fmt: skip
+             for p in add_byte_products(up, 2, seed=21, size=(300_000, 300_000),
+                                        quicklook_every=1)]  # fmt: skip
     up.catalogue.upsert(small)
     with _served(up, tmp_path / "down", big) as served:
         yield served, small
@@ -391,7 +393,9 @@ def test_bytes_archived_by_a_killed_run_are_reused_not_fetched_again(
             [p.id for p in small])) == sorted(keys)  # fmt: skip
     finally:
         hub.close()
-    mirror.assert_converged()  # their bytes hash to the upstream's MD5; no orphan left
+    # Their bytes hash to the upstream's MD5; the quicklooks the killed run stored were
+    # removed (the run stores them again): no orphan left, without fsck --repair.
+    mirror.assert_converged()
 
 
 def test_archived_bytes_that_changed_are_deleted_and_fetched_again(

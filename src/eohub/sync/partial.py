@@ -5,6 +5,8 @@ Each synchroniser has a folder of its own (``<data_dir>/sync-downloads/<synchron
     <product id>.json   what the bytes are: the upstream's size, MD5, BLAKE3 and validator
     <product id>.part   the bytes received so far, from byte 0
     <product id>.archived   the archive key the verified bytes went to, until catalogued
+    <product id>.keys   every archive key stored for the product (bytes, quicklook, thumbnail)
+                        since it was last catalogued, each written before its object
 
 A transfer writes the remote's bytes into the ``.part`` file while MD5 and BLAKE3 are computed
 (two reused 1 MiB buffers: memory stays flat); a complete file is then handed to the archive,
@@ -57,6 +59,7 @@ _FLUSH_STEP = 8 << 20
 _PART = ".part"
 _SIDECAR = ".json"
 _ARCHIVED = ".archived"
+_KEYS = ".keys"
 
 
 class DownloadsBusy(Conflict):
@@ -140,6 +143,9 @@ class DownloadFolder:
     def _archived(self, product_id: uuid.UUID) -> Path:
         return self.root / f"{product_id}{_ARCHIVED}"
 
+    def _keys(self, product_id: uuid.UUID) -> Path:
+        return self.root / f"{product_id}{_KEYS}"
+
     def product_ids(self) -> list[uuid.UUID]:
         """The products with a partial file or a sidecar here."""
         try:
@@ -162,11 +168,10 @@ class DownloadFolder:
             return 0
 
     def discard(self, product_id: uuid.UUID) -> None:
-        """Forget a product's partial download and its archived note (the bytes first: a
-        sidecar alone is inert)."""
+        """Forget a product's partial download and its notes (the bytes first: a sidecar
+        alone is inert)."""
         self.discard_partial(product_id)
-        with suppress(FileNotFoundError, NotADirectoryError):
-            self._archived(product_id).unlink()
+        self.forget_notes(product_id)
 
     def discard_partial(self, product_id: uuid.UUID) -> None:
         """Forget a product's partial file and sidecar (an archived note stays)."""
@@ -179,10 +184,43 @@ class DownloadFolder:
                 with suppress(FileNotFoundError):
                     path.unlink()
 
-    def forget_archived(self, product_id: uuid.UUID) -> None:
-        """Drop a product's archived note (it is catalogued, or its object is gone)."""
+    def forget_notes(self, product_id: uuid.UUID) -> None:
+        """Drop a product's archived note and list of keys (it is catalogued, or what they
+        name is gone)."""
+        for path in (self._archived(product_id), self._keys(product_id)):
+            with suppress(FileNotFoundError, NotADirectoryError):
+                path.unlink()
+
+    def forget_keys(self, product_id: uuid.UUID) -> None:
+        """Drop a product's list of keys (its archived note stays)."""
         with suppress(FileNotFoundError, NotADirectoryError):
-            self._archived(product_id).unlink()
+            self._keys(product_id).unlink()
+
+    def note_key(self, product_id: uuid.UUID, key: str) -> None:
+        """Add ``key`` to the product's list before its object is stored: a run killed
+        before the product is catalogued leaves the list, and the next run removes what is
+        not reused (see ``SyncService``), so a kill leaves no orphan."""
+        with _translated(f"noting an archive key of {product_id}"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._keys(product_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, (json.dumps(key) + "\n").encode())
+            finally:
+                os.close(fd)
+
+    def noted_keys(self, product_id: uuid.UUID) -> list[str]:
+        """The keys in the product's list (a line cut by a kill is left out)."""
+        try:
+            lines = self._keys(product_id).read_bytes().splitlines()
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found: list[str] = []
+        for line in lines:
+            with suppress(ValueError):
+                key = json.loads(line)
+                if isinstance(key, str):
+                    found.append(key)
+        return found
 
     def note_archived(self, product_id: uuid.UUID, note: Archived) -> None:
         """Record, before the archive takes the bytes, where they go (atomically)."""

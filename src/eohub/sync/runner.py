@@ -414,10 +414,10 @@ class SyncJob:
             self._manifests.clear()
             for product, _ in done:  # the rows were not written: their bytes must not linger
                 self._delete_keys(_keys(product))
-                self._forget_archived(product.id)
+                self._forget_notes(product.id)
             raise
         for product, _ in done:
-            self._forget_archived(product.id)
+            self._forget_notes(product.id)
         self._store_manifests([product for product, _ in done])
         for product, old in done:
             if old is not None:
@@ -505,6 +505,8 @@ class SyncJob:
                 return self._record(item, old, data, previews), resumes
             except (RemoteError, StorageError) as exc:
                 self._delete_keys(stored_keys)
+                if stored_keys:  # deleted: the list and the note name nothing now
+                    self._forget_notes(item.id)
                 error = exc.user_message
                 if isinstance(exc, RemoteError) and not exc.transient:
                     break
@@ -570,6 +572,7 @@ class SyncJob:
                 )
         note = Archived(key, expected.size, expected.md5, expected.blake3)
         self.downloads.note_archived(item.id, note)
+        self._note_key(item.id, key)
         stored = self._archive_file(key, received.path, digests.size, digests.md5, digests.blake3)
         self.downloads.discard_partial(item.id)
         return (key, stored.size, stored.md5, stored.blake3), received.resumes
@@ -600,12 +603,18 @@ class SyncJob:
                  "fetched again", name)  # fmt: skip
         if old is None or note.key not in _keys(old):
             self._delete_keys([note.key])
-        self._forget_archived(item.id)
+        self._forget_notes(item.id)
         return None
 
-    def _forget_archived(self, product_id: uuid.UUID) -> None:
+    def _forget_notes(self, product_id: uuid.UUID) -> None:
         if self.sync.definition.mode is SyncMode.COPY:
-            self.downloads.forget_archived(product_id)
+            self.downloads.forget_notes(product_id)
+
+    def _note_key(self, product_id: uuid.UUID, key: str) -> None:
+        """List ``key`` as stored for the product before it is (copy synchronisers: their
+        download folder is theirs alone while they run)."""
+        if self.sync.definition.mode is SyncMode.COPY:
+            self.downloads.note_key(product_id, key)
 
     def _archive_file(self, key: str, path: Path, size: int, md5: str, blake3: str) -> StoredObject:
         """The verified file as the object ``key``: renamed into a local archive on the same
@@ -633,6 +642,7 @@ class SyncJob:
             data = self.remote.fetch_bytes(item.quicklook_url, f"quicklook of {item.id}")
             if data is not None:
                 key = f"{folder}/quicklook.jpg"
+                self._note_key(item.id, key)
                 self.archive.put(key, io.BytesIO(data), expected_size=len(data))
                 stored.append(key)
                 keys["quicklook_key"] = key
@@ -642,6 +652,7 @@ class SyncJob:
             if data is None:
                 continue
             key = f"{folder}/{kind.lower()}.jpg"
+            self._note_key(item.id, key)
             self.archive.put(key, io.BytesIO(data), expected_size=len(data))
             stored.append(key)
             keys[field_name] = key
@@ -770,6 +781,9 @@ class SyncJob:
                     report.deleted += 1
         if self.sync.definition.mode is SyncMode.COPY:
             for pid in ids:  # deleted upstream: its partial download is of no use
+                note = self.downloads.archived(pid)
+                left = set(self.downloads.noted_keys(pid)) | ({note.key} if note else set())
+                self._delete_keys(left)  # what a stopped run stored for it
                 self.downloads.discard(pid)
         self._settle(ids)
 

@@ -27,6 +27,7 @@ from eohub.catalogue.service import Catalogue
 from eohub.errors import HubError, InvalidQuery
 from eohub.model.product import Product
 from eohub.query.evaluate import matches
+from eohub.storage.errors import StorageError
 from eohub.storage.ports import ObjectStore
 from eohub.sync.filters import local_filter
 from eohub.sync.model import (
@@ -331,10 +332,34 @@ class SyncService:
             return
         with folder.claimed(sync.definition.label):
             ids = folder.product_ids()
-            for product in self.catalogue.get_many(ids) if ids else []:
-                if product.online and product.archive_key:
-                    folder.discard(product.id)
+            catalogued = {p.id: p for p in self.catalogue.get_many(ids)} if ids else {}
+            for pid in ids:
+                self._remove_leftovers(folder, pid, catalogued.get(pid))
             yield
+
+    def _remove_leftovers(
+        self, folder: DownloadFolder, product_id: uuid.UUID, product: Product | None
+    ) -> None:
+        """Delete the objects a killed run stored for a product and its catalogue row does
+        not name (a quicklook stored before the kill, bytes replaced since), but the bytes
+        its archived note offers for reuse; drop the partial download of a product here
+        already. An archive that cannot delete now keeps the list for the next run."""
+        keep = {k for k in (product.archive_key, product.quicklook_key,
+                            product.thumbnail_key) if k} if product else set()  # fmt: skip
+        note = folder.archived(product_id)
+        if product is None and note is not None:
+            keep.add(note.key)  # reused by the next transfer if it still holds the bytes
+        try:
+            for key in folder.noted_keys(product_id):
+                if key not in keep:
+                    self.archive.delete(key)
+        except StorageError as exc:
+            log.warning("objects left by a stopped run of product %s not removed yet: %s",
+                        product_id, exc)  # fmt: skip
+            return
+        folder.forget_keys(product_id)
+        if product is not None and product.online and product.archive_key:
+            folder.discard(product_id)
 
     def update(self, ref: int | str, definition: SyncDefinition) -> Synchroniser:
         """Replace a synchroniser's definition (its cursors and records stay); a new schedule
