@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from eohub.sync.model import (
     SourceProtocol,
     ValueServing,
     VerifyMode,
+    masked,
 )
 from eohub.sync.schedule import planned_run
 from eohub.sync.service import with_credentials
@@ -55,15 +56,11 @@ def _as_dict(sync: Synchroniser) -> dict[str, Any]:
         "protocol": d.source_protocol.value,
         "serve_value": d.value.value,
         "username": d.username,
-        "password": "***" if d.password else None,
-        "token": "***" if d.token else None,
+        "password": masked(d.password),
+        "token": masked(d.token),
         "token_url": d.token_url,
         "client_id": d.client_id if d.token_url else None,
-        "source_logins": [
-            {"url": s.url, "username": s.username, "password": "***" if s.password else None,
-             "token": "***" if s.token else None, "token_url": s.token_url}
-            for s in d.source_logins
-        ],  # fmt: skip
+        "source_logins": [asdict(s.shown()) for s in d.source_logins],
         "mode": d.mode.value,
         "filter": d.filter,
         "filter_language": d.filter_language.value,
@@ -133,6 +130,23 @@ _SOURCE_TOKEN_URL_HELP = (
     "The OpenID Connect token endpoint of one source's own login (repeatable; '' removes it): "
     "its --source-login user name and password get access tokens there."
 )
+
+
+def _source_login_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options giving single sources logins of their own (``sync add`` and ``edit``)."""
+    options = (
+        click.option("--source-login", "source_logins", nargs=3, multiple=True,
+                     metavar="URL USER PASSWORD", help=_SOURCE_LOGIN_HELP),
+        click.option("--source-token", "source_tokens", nargs=2, multiple=True,
+                     metavar="URL TOKEN", help="A bearer token of one source (repeatable)."),
+        click.option("--source-token-url", "source_token_urls", nargs=2, multiple=True,
+                     metavar="URL TOKEN_URL", help=_SOURCE_TOKEN_URL_HELP),
+    )  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 _TOKEN_URL_HELP = (
     "OpenID Connect token endpoint (CDSE: https://identity.dataspace.copernicus.eu/auth/realms/"
     "CDSE/protocol/openid-connect/token): --user/--password get access tokens there, sent as "
@@ -180,12 +194,7 @@ def sync() -> None:
 @click.option("--token-url", help=_TOKEN_URL_HELP)
 @click.option("--client-id", default="cdse-public", show_default=True,
               help="OpenID Connect client of --token-url's password grant.")  # fmt: skip
-@click.option("--source-login", "source_logins", nargs=3, multiple=True,
-              metavar="URL USER PASSWORD", help=_SOURCE_LOGIN_HELP)  # fmt: skip
-@click.option("--source-token", "source_tokens", nargs=2, multiple=True, metavar="URL TOKEN",
-              help="A bearer token of one source (repeatable).")  # fmt: skip
-@click.option("--source-token-url", "source_token_urls", nargs=2, multiple=True,
-              metavar="URL TOKEN_URL", help=_SOURCE_TOKEN_URL_HELP)  # fmt: skip
+@_source_login_options
 @click.option("--filter", "filter_", help="Only products matching this query.")
 @click.option(
     "--filter-language", type=click.Choice([f.value for f in FilterLanguage]),
@@ -257,12 +266,7 @@ def sync_add(
 @click.option("--token", help="Bearer token (replaces the user name and password).")
 @click.option("--token-url", help="A new OpenID Connect token URL ('' removes it).")
 @click.option("--client-id", help="A new OpenID Connect client id.")
-@click.option("--source-login", "source_logins", nargs=3, multiple=True,
-              metavar="URL USER PASSWORD", help=_SOURCE_LOGIN_HELP)  # fmt: skip
-@click.option("--source-token", "source_tokens", nargs=2, multiple=True, metavar="URL TOKEN",
-              help="A bearer token of one source (repeatable).")  # fmt: skip
-@click.option("--source-token-url", "source_token_urls", nargs=2, multiple=True,
-              metavar="URL TOKEN_URL", help=_SOURCE_TOKEN_URL_HELP)  # fmt: skip
+@_source_login_options
 @click.option(
     "--no-source-login",
     "forget_logins",

@@ -103,9 +103,10 @@ class DualHasher:
         self.close()
 
 
-def digest_chunks(chunks: Iterable[bytes]) -> Digests:
-    """Checksums of a stream of chunks (for verifying stored or copied bytes)."""
-    with DualHasher() as hasher:
+def digest_chunks(chunks: Iterable[bytes], *, md5: bool = True) -> Digests:
+    """Checksums of a stream of chunks (for verifying stored or copied bytes); ``md5=False``
+    computes BLAKE3 alone (an empty MD5, as :class:`DualHasher` gives)."""
+    with DualHasher(md5=md5) as hasher:
         for chunk in chunks:
             hasher.update(chunk)
         return hasher.digests()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -77,6 +78,29 @@ class SourceLogin:
     password: str | None = None
     token: str | None = None
     token_url: str | None = None
+
+    def shown(self) -> SourceLogin:
+        """The login as shown to people and programs: its password and token as SECRET."""
+        return replace(self, password=masked(self.password), token=masked(self.token))
+
+    def keeping(self, stored: Sequence[SourceLogin]) -> SourceLogin:
+        """This login as given back, its SECRET password or token replaced by the one stored
+        for its URL (none when the URL had no login)."""
+        old = next((login for login in stored if login.url == self.url), None)
+        return replace(
+            self,
+            password=(old.password if old else None) if self.password == SECRET else self.password,
+            token=(old.token if old else None) if self.token == SECRET else self.token,
+        )
+
+
+SECRET = "***"
+"""A stored password or token as shown; given back, it stands for the stored one."""
+
+
+def masked(secret: str | None) -> str | None:
+    """SECRET for a stored password or token, None for none."""
+    return SECRET if secret else None
 
 
 @dataclass(frozen=True)

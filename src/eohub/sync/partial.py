@@ -106,13 +106,7 @@ class Archived:
     hashing it again) instead of downloading the product again."""
 
     key: str
-    size: int
-    md5: str | None  # the remote's listing when the bytes were fetched
-    blake3: str | None
-
-    def describes(self, expected: Expected) -> bool:
-        """True when the note is of the bytes the remote lists now."""
-        return (self.size, self.md5, self.blake3) == (expected.size, expected.md5, expected.blake3)
+    listed: Expected  # what the remote's listing said of the bytes when they were fetched
 
 
 @contextmanager
@@ -224,7 +218,8 @@ class DownloadFolder:
 
     def note_archived(self, product_id: uuid.UUID, note: Archived) -> None:
         """Record, before the archive takes the bytes, where they go (atomically)."""
-        body = {"key": note.key, "size": note.size, "md5": note.md5, "blake3": note.blake3}
+        listed = note.listed
+        body = {"key": note.key, "size": listed.size, "md5": listed.md5, "blake3": listed.blake3}
         with _translated(f"noting where {product_id} is archived"):
             self._write_json(self._archived(product_id), body)
 
@@ -232,13 +227,14 @@ class DownloadFolder:
         """The archived note of a product, if a readable one is here."""
         try:
             data = json.loads(self._archived(product_id).read_bytes())
-            note = Archived(
-                str(data["key"]), int(data["size"]), data.get("md5"), data.get("blake3")
-            )
+            key = data["key"]
+            listed = Expected(int(data["size"]), data.get("md5"), data.get("blake3"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        texts = (note.md5, note.blake3)
-        return note if all(t is None or isinstance(t, str) for t in texts) else None
+        sums = (listed.md5, listed.blake3)
+        if not isinstance(key, str) or not all(t is None or isinstance(t, str) for t in sums):
+            return None
+        return Archived(key, listed)
 
     def remove(self) -> None:
         """Remove the folder and every partial download in it."""

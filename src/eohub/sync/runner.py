@@ -43,7 +43,7 @@ from eohub.model.files import FileManifest
 from eohub.model.product import Checksum, Product
 from eohub.query.evaluate import matches
 from eohub.query.tree import Node
-from eohub.storage.checksums import DualHasher
+from eohub.storage.checksums import digest_chunks
 from eohub.storage.errors import StorageError
 from eohub.storage.file_digests import ZipDigestError, digest_zip
 from eohub.storage.ports import FileAdopter, ObjectStore, StoredObject, product_key
@@ -570,8 +570,7 @@ class SyncJob:
                 raise ChecksumMismatch(
                     f"{algorithm} of the received bytes is {value}, the remote says {wanted}"
                 )
-        note = Archived(key, expected.size, expected.md5, expected.blake3)
-        self.downloads.note_archived(item.id, note)
+        self.downloads.note_archived(item.id, Archived(key, expected))
         self._note_key(item.id, key)
         stored = self._archive_file(key, received.path, digests.size, digests.md5, digests.blake3)
         self.downloads.discard_partial(item.id)
@@ -588,13 +587,11 @@ class SyncJob:
         if note is None:
             return None
         name = item.product.name
-        found = self.archive.stat(note.key) if note.describes(expected) else None
+        found = self.archive.stat(note.key) if note.listed == expected else None
         if found is not None and found.size == expected.size:
             chunks = self.archive.open(note.key)
-            with DualHasher(md5=md5) as hasher, closing(chunks):  # type: ignore[type-var]
-                for chunk in chunks:
-                    hasher.update(chunk)
-                digests = hasher.digests()
+            with closing(chunks):  # type: ignore[type-var]
+                digests = digest_chunks(chunks, md5=md5)
             md5_hex = digests.md5 if md5 else str(expected.md5)
             if expected.md5 in (None, md5_hex) and expected.blake3 in (None, digests.blake3):
                 log.info("%s: the bytes an earlier run archived are reused (%s)", name, note.key)
@@ -781,9 +778,7 @@ class SyncJob:
                     report.deleted += 1
         if self.sync.definition.mode is SyncMode.COPY:
             for pid in ids:  # deleted upstream: its partial download is of no use
-                note = self.downloads.archived(pid)
-                left = set(self.downloads.noted_keys(pid)) | ({note.key} if note else set())
-                self._delete_keys(left)  # what a stopped run stored for it
+                self._delete_keys(self.downloads.noted_keys(pid))  # a stopped run stored
                 self.downloads.discard(pid)
         self._settle(ids)
 

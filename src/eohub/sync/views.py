@@ -12,6 +12,7 @@ from typing import Any
 
 from eohub.errors import InvalidQuery
 from eohub.sync.model import (
+    SECRET,
     FilterLanguage,
     SourceLogin,
     SourceProtocol,
@@ -21,6 +22,7 @@ from eohub.sync.model import (
     SyncStatus,
     ValueServing,
     VerifyMode,
+    masked,
 )
 from eohub.sync.policy import EvictionPolicy, iso_duration
 from eohub.sync.schedule import planned_run
@@ -47,7 +49,7 @@ def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
         "CreationDate": sync.created,
         "ServiceUrl": d.url,
         "ServiceLogin": d.username,
-        "ServicePassword": SECRET if d.password or d.token else None,
+        "ServicePassword": masked(d.password or d.token),
         "Schedule": d.schedule,
         "PageSize": d.page_size,
         "CopyProduct": d.mode is SyncMode.COPY,
@@ -84,17 +86,10 @@ def synchronizer_values(sync: Synchroniser) -> dict[str, Any]:
     }
 
 
-SECRET = "***"  # a stored password or token as read; sent back, it keeps the stored one
-
-
 def _login_values(login: SourceLogin) -> dict[str, str | None]:
-    return {
-        "Url": login.url,
-        "Login": login.username,
-        "Password": SECRET if login.password else None,
-        "Token": SECRET if login.token else None,
-        "TokenUrl": login.token_url,
-    }
+    shown = login.shown()
+    return {"Url": shown.url, "Login": shown.username, "Password": shown.password,
+            "Token": shown.token, "TokenUrl": shown.token_url}  # fmt: skip
 
 
 def synchronizer_entity(sync: Synchroniser) -> dict[str, Any]:
@@ -156,7 +151,6 @@ def source_logins(
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise InvalidQuery(f"{name} must be a list of objects with Url, Login, Password, Token "
                            "and TokenUrl (JSON)", field=name)  # fmt: skip
-    kept = {login.url: login for login in stored}
     out: list[SourceLogin] = []
     for item in value:
         unknown = sorted(set(item) - _LOGIN_KEYS)
@@ -165,15 +159,9 @@ def source_logins(
         url = _text(f"{name}/Url", item.get("Url"))
         if not url:
             raise InvalidQuery(f"{name}: each login needs the Url of its source", field=name)
-        old = kept.get(url)
-        password = _text(f"{name}/Password", item.get("Password"))
-        token = _text(f"{name}/Token", item.get("Token"))
-        if password == SECRET:
-            password = old.password if old is not None else None
-        if token == SECRET:
-            token = old.token if old is not None else None
-        out.append(SourceLogin(url, _text(f"{name}/Login", item.get("Login")), password, token,
-                               _text(f"{name}/TokenUrl", item.get("TokenUrl"))))  # fmt: skip
+        fields = ("Login", "Password", "Token", "TokenUrl")
+        login = SourceLogin(url, *(_text(f"{name}/{key}", item.get(key)) for key in fields))
+        out.append(login.keeping(stored))
     return tuple(out)
 
 

@@ -16,10 +16,9 @@ import shlex
 from collections.abc import Sequence
 
 from eohub.errors import InvalidQuery
-from eohub.sync.model import SourceLogin, SyncDefinition
+from eohub.sync.model import SECRET, SourceLogin, SyncDefinition
 from eohub.sync.service import check_definition
 
-SECRET = "***"
 _KEYS = {"user": "username", "password": "password", "token": "token", "token-url": "token_url"}
 _SECRET_WORD = re.compile(r"""\b(password|token)=("[^"]*"|'[^']*'|\S+)""")
 
@@ -27,16 +26,10 @@ _SECRET_WORD = re.compile(r"""\b(password|token)=("[^"]*"|'[^']*'|\S+)""")
 def logins_text(logins: Sequence[SourceLogin]) -> str:
     """The field's text for stored logins, secrets as ``***``."""
     lines = []
-    for login in logins:
+    for login in (given.shown() for given in logins):
         words = [login.url]
-        if login.username is not None:
-            words.append(f"user={login.username}")
-        if login.password:
-            words.append(f"password={SECRET}")
-        if login.token:
-            words.append(f"token={SECRET}")
-        if login.token_url:
-            words.append(f"token-url={login.token_url}")
+        words += [f"{word}={value}" for word, field in _KEYS.items()
+                  if (value := getattr(login, field)) is not None]  # fmt: skip
         lines.append(shlex.join(words))
     return "\n".join(lines)
 
@@ -51,7 +44,6 @@ def read_logins(
 ) -> tuple[SourceLogin, ...]:
     """The logins of the field's text for the sources of ``definition`` (``***`` keeps the
     stored secret); InvalidQuery names the line and its problem, never a secret."""
-    kept = {login.url: login for login in stored}
     logins: list[SourceLogin] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -67,11 +59,7 @@ def read_logins(
                 raise InvalidQuery(f"Line {number}: '{key[:40]}' is not one of user=, password=, "
                                    "token= or token-url=")  # fmt: skip
             values[_KEYS[key]] = value or None
-        old = kept.get(url)
-        for secret in ("password", "token"):
-            if values.get(secret) == SECRET:
-                values[secret] = getattr(old, secret) if old is not None else None
-        login = SourceLogin(url, **values)
+        login = SourceLogin(url, **values).keeping(stored)
         probe = SyncDefinition(
             label="probe", url=definition.url, sources=definition.sources, source_logins=(login,)
         )
