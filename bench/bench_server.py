@@ -4,6 +4,7 @@ CPU time its processes use (Linux ``/proc``)."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -45,9 +46,16 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def start_server(
-    data_dir: Path, port: int, workers: int, env: dict[str, str] | None = None
+    data_dir: Path,
+    port: int,
+    workers: int,
+    env: dict[str, str] | None = None,
+    *,
+    search_index: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """uvicorn with ``workers`` processes serving ``data_dir``; returns once /healthz answers."""
+    """uvicorn with ``workers`` processes serving ``data_dir``; returns once /healthz answers
+    and, with ``search_index``, once every worker's in-memory search index is built (20
+    answers in a row on fresh connections say "ready")."""
     env = {**os.environ, "EOHUB_DATA_DIR": str(data_dir), **(env or {})}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "eohub.api.app:create_app",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
@@ -59,8 +67,25 @@ def start_server(
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
-                return server
+                break
         except OSError:
             time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not start")
+    else:
+        server.terminate()
+        raise SystemExit("the server did not start")
+    started = time.monotonic()
+    ready = 0
+    deadline = started + 900
+    while search_index and ready < 20 and time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/healthz")
+        state = json.loads(conn.getresponse().read()).get("search_index")
+        conn.close()
+        if state in ("ready", "off"):
+            ready += 1
+        else:
+            ready = 0
+            time.sleep(0.5)
+    if search_index:
+        print(f"search index ready in the workers after {time.monotonic() - started:.1f} s")
+    return server

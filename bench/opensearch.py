@@ -98,14 +98,19 @@ def queries(count: int, seed: int = 1) -> list[str]:
     return out
 
 
-def in_process(data_dir: Path, paths: list[str]) -> float:
+def in_process(data_dir: Path, paths: list[str], search_index: bool = True) -> float:
     """CPU milliseconds per request of the handler's path, without HTTP (after a warm-up).
 
     Start-up objects are frozen out of the garbage collector first, as the server does.
     """
-    hub = build_hub(Settings(data_dir=data_dir))
+    hub = build_hub(Settings(data_dir=data_dir, catalogue={"memory_index": search_index}))
     gc.freeze()
     try:
+        rss = _rss_mb()
+        started = time.perf_counter()
+        state = hub.catalogue.prepare_search_index(wait_s=900)
+        print(f"search index {state} in {time.perf_counter() - started:.1f} s, "
+              f"+{_rss_mb() - rss:.0f} MB resident")  # fmt: skip
         params = [decode_params(path.partition("?")[2].encode()) for path in paths]
         now = datetime.now(UTC)
 
@@ -125,6 +130,14 @@ def in_process(data_dir: Path, paths: list[str]) -> float:
         return (time.process_time() - started) * 1000 / len(params)
     finally:
         hub.close()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _check(status: int, kind: str | None, body: bytes, rows: int) -> int | None:
@@ -218,12 +231,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--cpu-requests", type=int, default=300, help="in-process CPU sample")
+    parser.add_argument("--no-search-index", dest="search_index", action="store_false",
+                        help="SQL only: the in-memory search index turned off")  # fmt: skip
     args = parser.parse_args()
     data_dir = args.data_dir or Path("bench/out") / f"opensearch-{args.products}"
     build(data_dir, args.products, args.reuse)
-    handler_ms = in_process(data_dir, queries(args.cpu_requests, seed=7))
+    handler_ms = in_process(data_dir, queries(args.cpu_requests, seed=7), args.search_index)
     port = free_port()
-    server = start_server(data_dir, port, args.workers)
+    env = {} if args.search_index else {"EOHUB_CATALOGUE__MEMORY_INDEX": "false"}
+    server = start_server(data_dir, port, args.workers, env, search_index=args.search_index)
     try:
         load(port, queries(50, seed=99), args.concurrency, 60)  # warm caches and pools
         workers = children(server.pid)

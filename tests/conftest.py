@@ -92,10 +92,12 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def catalogue_backend(request: pytest.FixtureRequest, backend_name: str) -> Iterator[Any]:
     """A migrated, empty catalogue backend of each kind (real SQLite file, real PostGIS)."""
-    if backend_name == "sqlite":
+    if backend_name.startswith("sqlite"):
         from eohub.catalogue.sqlite import SQLiteCatalogue
 
-        backend: Any = SQLiteCatalogue(request.getfixturevalue("sqlite_path"))
+        backend: Any = SQLiteCatalogue(
+            request.getfixturevalue("sqlite_path"), memory_index=backend_name == "sqlite"
+        )
     else:
         from eohub.catalogue.postgis import PostgisCatalogue
 

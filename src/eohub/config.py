@@ -33,6 +33,11 @@ class CatalogueSettings(BaseModel):
         default=None, description="SQLite file (default: <data_dir>/catalogue.sqlite)"
     )
     read_connections: int = Field(default=4, ge=1, le=64, description="SQLite read pool size")
+    memory_index: bool = Field(
+        default=True,
+        description="SQLite: keep the search columns of every product in memory (about 350"
+        " bytes a product in each server process) for area, time and category searches",
+    )
     pool_size: int = Field(default=8, ge=1, le=256, description="PostgreSQL pool size")
     change_retention_days: int = Field(
         default=365, ge=0, description="days the change feed keeps its events; 0: forever"

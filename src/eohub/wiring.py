@@ -71,7 +71,10 @@ def build_catalogue_backend(settings: Settings) -> CatalogueBackend:
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteCatalogue(
-        path, read_connections=settings.catalogue.read_connections, documents=documents(settings)
+        path,
+        read_connections=settings.catalogue.read_connections,
+        documents=documents(settings),
+        memory_index=settings.catalogue.memory_index,
     )
 
 

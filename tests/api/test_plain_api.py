@@ -43,8 +43,11 @@ def _get(app: FastAPI, url: str, **params: str) -> httpx.Response:
     return anyio.run(go)
 
 
-def test_health(app: FastAPI) -> None:
-    assert _get(app, "/healthz").json() == {"status": "ok"}
+def test_health(app: FastAPI, hub: Hub) -> None:
+    body = _get(app, "/healthz").json()
+    assert body["status"] == "ok" and body["search_index"] in {"building", "ready"}
+    assert hub.catalogue.prepare_search_index(wait_s=30) == "ready"
+    assert _get(app, "/healthz").json() == {"status": "ok", "search_index": "ready"}
 
 
 def test_search_counts_and_pages_through_everything(app: FastAPI, hub: Hub) -> None:

@@ -1,6 +1,7 @@
 """The contract every catalogue backend keeps, checked on a real SQLite file and a real PostGIS.
 
 Search results are compared with :func:`eohub.query.evaluate.search`, the reference semantics.
+SQLite runs twice: with its in-memory search index (the default) and on SQL alone.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ from eohub.query.evaluate import search as reference
 from eohub.query.normalize import MAX_DEPTH
 
 SORTABLE = [f.name for f in FIELDS if f.sortable]
+
+
+@pytest.fixture(params=["sqlite", "sqlite-sql", pytest.param("postgis", marks=pytest.mark.postgis)])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """Each catalogue backend in turn; "sqlite-sql" is SQLite without its in-memory index."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")

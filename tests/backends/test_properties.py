@@ -3,6 +3,8 @@
 One catalogue (generated records plus hand-made edge cases) is loaded once per module into a
 real SQLite file and a real PostGIS database; hypothesis then draws query trees over the field
 registry with values taken near the stored ones, random sorts, limits, offsets and cursors.
+SQLite is asked twice: through its in-memory search index (where the index can answer) and
+through SQL alone (a second catalogue on the same file with the index turned off).
 """
 
 from __future__ import annotations
@@ -84,12 +86,15 @@ TOKENS = sorted({t for p in PRODUCTS for t in product_tokens(p)})
 @pytest.fixture(scope="module")
 def backends(
     tmp_path_factory: pytest.TempPathFactory, postgis_template: str
-) -> Iterator[tuple[Catalogue, Catalogue]]:
-    """The catalogue loaded once into SQLite and once into PostGIS."""
+) -> Iterator[tuple[Catalogue, Catalogue, Catalogue]]:
+    """The catalogue loaded once into SQLite and once into PostGIS; the SQLite file is read
+    with and without the in-memory index."""
     from eohub.catalogue.postgis import PostgisCatalogue
     from eohub.catalogue.sqlite import SQLiteCatalogue
 
-    sqlite = SQLiteCatalogue(Path(tmp_path_factory.mktemp("props")) / "catalogue.sqlite")
+    path = Path(tmp_path_factory.mktemp("props")) / "catalogue.sqlite"
+    sqlite = SQLiteCatalogue(path)
+    sql_only = SQLiteCatalogue(path, memory_index=False)
     name = f"eohub_props_{uuid.uuid4().hex[:12]}"
     with _admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgis_template}"')
@@ -98,9 +103,13 @@ def backends(
         for backend in (sqlite, postgis):
             backend.migrate()
             assert backend.upsert(PRODUCTS) == len(PRODUCTS)
-        yield Catalogue(sqlite), Catalogue(postgis)
+        assert sqlite.prepare_search_index(wait_s=60) == "ready"
+        yield Catalogue(sqlite), Catalogue(sql_only), Catalogue(postgis)
     finally:
+        answered = sqlite._memory.answered if sqlite._memory else 0
+        print(f"in-memory index answered {answered} searches and counts")
         sqlite.close()
+        sql_only.close()
         postgis.close()
         with _admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -240,16 +249,18 @@ def _view(page: Page[Product]) -> tuple[list[str], int | None, Any]:
 )
 @given(query=queries(), pages=st.integers(1, 3))
 def test_backends_agree_with_the_reference(
-    backends: tuple[Catalogue, Catalogue], query: Query, pages: int
+    backends: tuple[Catalogue, Catalogue, Catalogue], query: Query, pages: int
 ) -> None:
-    sqlite, postgis = backends
+    sqlite, sql_only, postgis = backends
     normal = normalize_query(query)
     for _ in range(pages):  # follow the keyset cursor for a few pages
         expected = _view(reference(normal, PRODUCTS))
         assert _view(sqlite.search(normal)) == expected, ("sqlite", normal)
+        assert _view(sql_only.search(normal)) == expected, ("sqlite without index", normal)
         assert _view(postgis.search(normal)) == expected, ("postgis", normal)
         if query.count is CountMode.EXACT:
-            assert sqlite.count(normal) == postgis.count(normal) == expected[1]
+            counts = (sqlite.count(normal), sql_only.count(normal), postgis.count(normal))
+            assert counts == (expected[1],) * 3
         nxt = reference(normal, PRODUCTS).next
         if nxt is None:
             break

@@ -41,7 +41,8 @@ BOX = "POLYGON((10 40, 20 40, 20 50, 10 50, 10 40))"
 
 @pytest.fixture
 def backend(sqlite_path: Path) -> Iterator[SQLiteCatalogue]:
-    cat = SQLiteCatalogue(sqlite_path)
+    """The SQL paths only: the in-memory index (tested on its own) would answer first."""
+    cat = SQLiteCatalogue(sqlite_path, memory_index=False)
     cat.migrate()
     yield cat
     cat.close()

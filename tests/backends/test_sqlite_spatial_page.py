@@ -42,7 +42,8 @@ NEWEST_INGESTION = (SortKey("ingestion_date", True), SortKey("id"))
 
 @pytest.fixture
 def backend(sqlite_path: Path) -> Iterator[SQLiteCatalogue]:
-    cat = SQLiteCatalogue(sqlite_path)
+    """The SQL paths only: the in-memory index (tested on its own) would answer first."""
+    cat = SQLiteCatalogue(sqlite_path, memory_index=False)
     cat.migrate()
     yield cat
     cat.close()
@@ -284,7 +285,7 @@ def test_statements_have_bound_parameters_only(backend: SQLiteCatalogue) -> None
 @pytest.mark.parametrize("wkt", [BOX, TRIANGLE])
 def test_document_pages_follow_the_same_path(sqlite_path: Path, wkt: str) -> None:
     kind = DocumentKind("csc_product", 1, lambda product: orjson.dumps(product.name))
-    catalogue = SQLiteCatalogue(sqlite_path, documents=(kind,))
+    catalogue = SQLiteCatalogue(sqlite_path, documents=(kind,), memory_index=False)
     catalogue.migrate()
     try:
         products = list(generate_products(300, seed=8))

@@ -52,7 +52,8 @@ from eohub.query.normalize import MAX_DEPTH
 
 @pytest.fixture
 def backend(sqlite_path: Path) -> Iterator[SQLiteCatalogue]:
-    cat = SQLiteCatalogue(sqlite_path)
+    """The SQL paths only: the in-memory index (tested on its own) would answer first."""
+    cat = SQLiteCatalogue(sqlite_path, memory_index=False)
     cat.migrate()
     yield cat
     cat.close()

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
             # so keep them out of the collector's full passes, which otherwise walked them all
             # every few requests (2.5 ms a request on a 100-row OpenSearch page).
             gc.freeze()
+        app.state.hub.catalogue.prepare_search_index()  # built in a thread; SQL serves meanwhile
         app.state.hub.worker.start()  # push deliveries, saved-search mails, feed pruning
         await run_in_threadpool(odata_synchronizers.start_scheduler, app)
         try:

@@ -32,9 +32,11 @@ def _hub(request: Request) -> Hub:
 
 @router.get("/healthz")
 def healthz(request: Request) -> Response:
-    """200 when the hub can answer searches."""
-    _hub(request).catalogue.search(Query(limit=0))
-    return _json({"status": "ok"})
+    """200 when the hub can answer searches; ``search_index`` tells whether the in-memory
+    search index is "ready" or still "building" (searches are answered either way)."""
+    catalogue = _hub(request).catalogue
+    catalogue.search(Query(limit=0))
+    return _json({"status": "ok", "search_index": catalogue.prepare_search_index()})
 
 
 def version() -> Response:

@@ -99,5 +99,9 @@ class CatalogueBackend(Protocol):
     def count(self, query: Query) -> int:
         """Exact number of products matching a normalised query's filter."""
 
+    def prepare_search_index(self, wait_s: float = 0.0) -> str:
+        """Start building an in-process search index if the backend keeps one, waiting up to
+        ``wait_s``; its state: "ready", "building", "failed", or "off" (none kept)."""
+
     def close(self) -> None:
         """Release connections."""

@@ -93,6 +93,11 @@ class Catalogue:
         """Exact count of a query's matches."""
         return self.backend.count(normalize_query(query))
 
+    def prepare_search_index(self, wait_s: float = 0.0) -> str:
+        """Start building the backend's in-process search index (see the backend), waiting up
+        to ``wait_s``; its state: "ready", "building", "failed" or "off"."""
+        return self.backend.prepare_search_index(wait_s)
+
     def get(self, product_id: uuid.UUID) -> Product:
         """One product, or NotFound."""
         product = self.backend.get(product_id)

@@ -21,6 +21,7 @@ from eohub.catalogue.sqlite import documents as stored_documents
 from eohub.catalogue.sqlite import files as stored_files
 from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
 from eohub.catalogue.sqlite.connections import Connections, translate
+from eohub.catalogue.sqlite.memory.index import MemoryIndex
 from eohub.catalogue.sqlite.ordering import keyset, order_by
 from eohub.catalogue.sqlite.sqltext import Filter, Sql, marks
 from eohub.errors import Conflict, InvalidQuery
@@ -109,6 +110,7 @@ class SQLiteCatalogue(stored_files.FileManifests):
         read_connections: int = 4,
         busy_timeout_s: float = 10.0,
         documents: Sequence[DocumentKind] = (),
+        memory_index: bool = True,
     ) -> None:
         self.path = Path(path)
         self._db = Connections(
@@ -116,6 +118,7 @@ class SQLiteCatalogue(stored_files.FileManifests):
         )
         self._sort_plans = paging.SortPlans()
         self._kinds = tuple(documents)
+        self._memory = MemoryIndex(self._db.read) if memory_index else None
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -457,8 +460,12 @@ class SQLiteCatalogue(stored_files.FileManifests):
         by_boxes = rtree_page.plan(whole)
         with self._db.read() as conn:
             conn.execute("BEGIN")
-            found = None
-            if by_boxes is not None:  # counted from the R*Tree's boxes (see rtree_page.py)
+            found: tuple[list[int], int | None] | None = None
+            if self._memory is not None:  # counted in memory (see memory/index.py)
+                counted = self._memory.count(whole, conn)
+                if counted is not None:
+                    found = ([], counted)
+            if found is None and by_boxes is not None:  # from the R*Tree's boxes
                 found = rtree_page.page(by_boxes, whole, lambda sql: self._run(conn, sql))
             if found is not None and found[1] is not None:
                 total = found[1]
@@ -466,6 +473,11 @@ class SQLiteCatalogue(stored_files.FileManifests):
                 total = int(self._run(conn, self._count_sql(self._where(query, conn)))[0][0])
             conn.execute("COMMIT")
         return total
+
+    def prepare_search_index(self, wait_s: float = 0.0) -> str:
+        """Start building the in-memory search index in a thread (else the first search does),
+        wait up to ``wait_s``; its state: "ready", "building", "failed" or "off"."""
+        return "off" if self._memory is None else self._memory.prepare(wait_s)
 
     def explain(self, query: Query) -> list[str]:
         """SQLite's plan choosing one page's keys (for diagnosing slow searches)."""
@@ -476,6 +488,8 @@ class SQLiteCatalogue(stored_files.FileManifests):
 
     def close(self) -> None:
         """Finish queued writes and close every connection."""
+        if self._memory is not None:
+            self._memory.close()
         self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -497,6 +511,10 @@ class SQLiteCatalogue(stored_files.FileManifests):
         def run(sql: Sql) -> list[Any]:
             return self._run(conn, sql)
 
+        if self._memory is not None:
+            found = self._memory.page(query, conn)
+            if found is not None:
+                return found
         by_boxes = rtree_page.plan(query)
         if by_boxes is not None:
             found = rtree_page.page(by_boxes, query, run)

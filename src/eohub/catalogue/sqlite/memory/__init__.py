@@ -1,0 +1,1 @@
+"""The in-memory search index of the SQLite catalogue (see index.py)."""

@@ -1,0 +1,189 @@
+"""The search columns of a run of products as numpy arrays (one ``Block``).
+
+Per product: its pk, its Id as two unsigned 64-bit halves (their order is the UUID's text
+order, the ``id`` tie-break of every sort), every time, number and flag as int64/float64 with
+a NULL mask where the field is nullable, every short text field as an int32 code into a shared
+``Vocabulary`` (-1: NULL), the envelope of the search footprint (NaN: no footprint) and the
+footprint itself as WKB, parsed only when a search cannot decide from the envelope.
+
+``name`` and ``filename`` (one value per product) and the attributes stay in SQLite: a query on
+them is answered there.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+
+from eohub.catalogue.sqlite.schema import PRODUCT_COLUMNS
+from eohub.query.evaluate import fold
+
+# Fields held as numbers (datetimes in microseconds, booleans 0/1), then as codes.
+TIMES = ("sensing_start", "sensing_end", "publication_date", "ingestion_date", "modification_date")
+NUMBERS = (*TIMES, "size", "online", "orbit_number", "relative_orbit", "cloud_cover")
+FLOATS = frozenset({"cloud_cover"})
+NULLABLE_NUMBERS = ("orbit_number", "relative_orbit", "cloud_cover")
+CODED = (
+    "collection", "mission", "platform", "platform_short_name", "platform_serial", "instrument",
+    "product_type", "processing_level", "processing_baseline", "orbit_direction", "tile_id",
+    "polarisation", "sensor_mode", "swath", "timeliness", "product_class",
+)  # fmt: skip
+
+# The columns a block is read from, after ``pk`` and ``id``.
+SELECT = (
+    "SELECT p.pk, p.id, "
+    + ", ".join(f"p.{name}" for name in (*NUMBERS, *CODED))
+    + ", coalesce(p.footprint_search, p.footprint_original) FROM products AS p"
+)
+_FIRST_NUMBER = 2
+_FIRST_CODE = _FIRST_NUMBER + len(NUMBERS)
+_FOOTPRINT = _FIRST_CODE + len(CODED)
+assert set(NUMBERS) | set(CODED) <= set(PRODUCT_COLUMNS)
+
+
+class Vocabulary:
+    """The distinct values of one text field, each with a stable code (append-only).
+
+    Codes are never reused or renumbered, so a block built earlier stays valid; readers of
+    one index version only meet codes below the length they saw.
+    """
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self._codes: dict[str, int] = {}
+        self._folded: dict[str, list[int]] = {}  # ASCII-folded value -> codes
+        self._lock = threading.Lock()
+
+    def code(self, value: str | None) -> int:
+        if value is None:
+            return -1
+        found = self._codes.get(value)
+        if found is None:
+            with self._lock:
+                found = self._codes.get(value)
+                if found is None:
+                    found = len(self.values)
+                    self._folded.setdefault(fold(value), []).append(found)
+                    self.values.append(value)
+                    self._codes[value] = found
+        return found
+
+    def codes_of(self, value: str, ignore_case: bool) -> list[int]:
+        """The codes of ``value`` (of its ASCII-folded spellings when ``ignore_case``)."""
+        if ignore_case:
+            return list(self._folded.get(fold(value), ()))
+        found = self._codes.get(value)
+        return [] if found is None else [found]
+
+
+@dataclass(frozen=True)
+class Block:
+    """Columns of ``len(pk)`` products, in one order (by sensing start for the main block)."""
+
+    pk: np.ndarray  # int64
+    id_hi: np.ndarray  # uint64, the Id's first 8 bytes
+    id_lo: np.ndarray  # uint64, the last 8
+    numbers: dict[str, np.ndarray]  # int64 or float64 (FLOATS)
+    nulls: dict[str, np.ndarray]  # bool, NULLABLE_NUMBERS only
+    codes: dict[str, np.ndarray]  # int32, -1 for NULL
+    bounds: np.ndarray  # (n, 4) float64: minx, miny, maxx, maxy; NaN without footprint
+    wkb: np.ndarray  # object: WKB bytes or None
+
+    def __len__(self) -> int:
+        return int(self.pk.shape[0])
+
+    def take(self, rows: np.ndarray) -> Block:
+        """The block of ``rows`` (positions), in that order."""
+        return Block(
+            pk=self.pk[rows],
+            id_hi=self.id_hi[rows],
+            id_lo=self.id_lo[rows],
+            numbers={k: v[rows] for k, v in self.numbers.items()},
+            nulls={k: v[rows] for k, v in self.nulls.items()},
+            codes={k: v[rows] for k, v in self.codes.items()},
+            bounds=self.bounds[rows],
+            wkb=self.wkb[rows],
+        )
+
+
+def id_halves(product_id: str) -> tuple[int, int]:
+    """The two unsigned 64-bit halves of an Id (canonical text)."""
+    value = uuid.UUID(product_id).int
+    return value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF
+
+
+def concat(blocks: Sequence[Block]) -> Block:
+    """One block holding every row of ``blocks``, in order."""
+    first = blocks[0]
+    return Block(
+        pk=np.concatenate([b.pk for b in blocks]),
+        id_hi=np.concatenate([b.id_hi for b in blocks]),
+        id_lo=np.concatenate([b.id_lo for b in blocks]),
+        numbers={k: np.concatenate([b.numbers[k] for b in blocks]) for k in first.numbers},
+        nulls={k: np.concatenate([b.nulls[k] for b in blocks]) for k in first.nulls},
+        codes={k: np.concatenate([b.codes[k] for b in blocks]) for k in first.codes},
+        bounds=np.concatenate([b.bounds for b in blocks]),
+        wkb=np.concatenate([b.wkb for b in blocks]),
+    )
+
+
+def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]) -> Block:
+    """A block of rows read with SELECT, in their order."""
+    n = len(rows)
+    halves = [id_halves(row[1]) for row in rows]
+    numbers: dict[str, np.ndarray] = {}
+    nulls: dict[str, np.ndarray] = {}
+    for offset, name in enumerate(NUMBERS, _FIRST_NUMBER):
+        raw = [row[offset] for row in rows]
+        if name in NULLABLE_NUMBERS:
+            missing = np.fromiter((v is None for v in raw), dtype=bool, count=n)
+            nulls[name] = missing
+            raw = [0 if v is None else v for v in raw]
+        numbers[name] = np.array(raw, dtype=np.float64 if name in FLOATS else np.int64)
+    codes = {
+        name: np.fromiter(
+            (vocabularies[name].code(row[offset]) for row in rows), dtype=np.int32, count=n
+        )
+        for offset, name in enumerate(CODED, _FIRST_CODE)
+    }
+    wkb = np.empty(n, dtype=object)
+    wkb[:] = [row[_FOOTPRINT] for row in rows]
+    bounds = np.full((n, 4), np.nan)
+    present = np.fromiter((w is not None for w in wkb), dtype=bool, count=n)
+    if present.any():
+        bounds[present] = shapely.bounds(shapely.from_wkb(wkb[present]))
+    return Block(
+        pk=np.fromiter((row[0] for row in rows), dtype=np.int64, count=n),
+        id_hi=np.fromiter((h for h, _ in halves), dtype=np.uint64, count=n),
+        id_lo=np.fromiter((lo for _, lo in halves), dtype=np.uint64, count=n),
+        numbers=numbers,
+        nulls=nulls,
+        codes=codes,
+        bounds=bounds,
+        wkb=wkb,
+    )
+
+
+def empty(vocabularies: dict[str, Vocabulary]) -> Block:
+    return from_rows([], vocabularies)
+
+
+__all__ = [
+    "CODED",
+    "NULLABLE_NUMBERS",
+    "NUMBERS",
+    "SELECT",
+    "TIMES",
+    "Block",
+    "Vocabulary",
+    "concat",
+    "empty",
+    "from_rows",
+    "id_halves",
+]
