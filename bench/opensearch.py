@@ -62,6 +62,11 @@ def build(data_dir: Path, products: int, reuse: bool) -> None:
         have = hub.catalogue.count(Query())
         if reuse and have == products:
             print(f"reusing {have} products in {settings.sqlite_path}")
+            started = time.perf_counter()
+            rendered = hub.catalogue.backend.refresh_documents()  # kinds added since the build
+            if rendered:
+                print(f"stored {rendered} missing documents in "
+                      f"{time.perf_counter() - started:.0f} s")  # fmt: skip
             return
         started = time.perf_counter()
         stream = generate_products(products, seed=0, start=START, days=DAYS)

@@ -31,6 +31,7 @@ from eohub.protocols.dhus.opensearch import (
     decode_params,
     parse_request,
 )
+from eohub.protocols.dhus.opensearch_json import ENTRY_DOCUMENT
 from eohub.wiring import Hub
 
 PREFIXES = ("", "/dhus", "/apihub")
@@ -99,6 +100,14 @@ def _run_search(
     """Parse, search and render (blocking: runs in the thread pool)."""
     search = parse_request(params, now)
     started = time.perf_counter()
+    updated = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    if search.json:  # the entries are stored rendered (see opensearch_json.ENTRY_DOCUMENT)
+        entries = hub.catalogue.search_documents(search.query, ENTRY_DOCUMENT.name)
+        millis = int((time.perf_counter() - started) * 1000)
+        total = entries.total if entries.total is not None else len(entries.items)
+        feed = build_feed(search, (), total, base=base, seconds=millis / 1000,
+                          updated=updated, hub_name=HUB_NAME)  # fmt: skip
+        return opensearch_json.render_feed_of_entries(feed, entries.items, base), True
     page = hub.catalogue.search(search.query)
     millis = int((time.perf_counter() - started) * 1000)
     feed = build_feed(
@@ -107,11 +116,10 @@ def _run_search(
         page.total if page.total is not None else len(page.items),
         base=base,
         seconds=millis / 1000,
-        updated=now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        updated=updated,
         hub_name=HUB_NAME,
     )
-    render = opensearch_json.render_feed if search.json else opensearch_atom.render_feed
-    return render(feed), search.json
+    return opensearch_atom.render_feed(feed), False
 
 
 def _search_endpoint(prefix: str) -> Callable[..., Awaitable[Response]]:

@@ -281,3 +281,35 @@ def test_description_document() -> None:
     urls = root.findall("{http://a9.com/-/spec/opensearch/1.1/}Url")
     assert {u.get("type") for u in urls} == {"application/atom+xml", "application/json"}
     assert all(u.get("template", "").startswith(BASE + "search?q={searchTerms}") for u in urls)
+
+
+@pytest.mark.parametrize("count", [0, 1, 40])
+@pytest.mark.parametrize("base", [BASE, 'http://h\u00e9te:8080/"quoted"\\/dhus/'])
+def test_stored_json_entries_give_the_bytes_of_a_rendered_feed(count: int, base: str) -> None:
+    """A feed joined from stored entries (the catalogue's ``dhus_json_entry`` documents) is
+    byte for byte the feed rendered from the products, whatever the hub's URL."""
+    search = request(format="json", rows="100")
+    rendered = opensearch_json.render_feed(
+        build_feed(search, PRODUCTS[:count], 123, base=base, seconds=0.0, updated="u")
+    )
+    stored = [opensearch_json.entry_document(p) for p in PRODUCTS[:count]]
+    joined = opensearch_json.render_feed_of_entries(
+        build_feed(search, (), 123, base=base, seconds=0.0, updated="u"), stored, base
+    )
+    assert joined == rendered
+    assert opensearch_json.BASE_MARK.encode() not in joined and b"\\u0000" not in joined
+
+
+def test_a_stored_entry_never_takes_the_hub_url_from_product_values() -> None:
+    """Product text that spells the mark's JSON form stays as it is."""
+    spelled = '"href":"\\u0000eohub-base\\u0000'
+    product = make_product("S2A_MARK", tile_id=spelled)
+    stored = opensearch_json.entry_document(product)
+    search = request(format="json")
+    joined = opensearch_json.render_feed_of_entries(
+        build_feed(search, (), 1, base=BASE, seconds=0.0, updated="u"), [stored], BASE
+    )
+    assert joined == opensearch_json.render_feed(
+        build_feed(search, [product], 1, base=BASE, seconds=0.0, updated="u")
+    )
+    assert spelled in [s["content"] for s in json.loads(joined)["feed"]["entry"]["str"]]
