@@ -94,9 +94,7 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-def _run_search(
-    hub: Hub, params: Mapping[str, str], now: datetime, base: str
-) -> tuple[bytes, bool]:
+def run_search(hub: Hub, params: Mapping[str, str], now: datetime, base: str) -> tuple[bytes, bool]:
     """Parse, search and render (blocking: runs in the thread pool)."""
     search = parse_request(params, now)
     started = time.perf_counter()
@@ -129,7 +127,7 @@ def _search_endpoint(prefix: str) -> Callable[..., Awaitable[Response]]:
         hub: Hub = request.app.state.hub
         try:
             body, as_json = await run_in_threadpool(
-                _run_search, hub, params, now, _base(request, prefix)
+                run_search, hub, params, now, _base(request, prefix)
             )
         except DhusHttpError as exc:
             return error_page(exc)

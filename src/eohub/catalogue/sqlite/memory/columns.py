@@ -4,7 +4,10 @@ Per product: its pk, its Id as two unsigned 64-bit halves (their order is the UU
 order, the ``id`` tie-break of every sort), every time, number and flag as int64/float64 with
 a NULL mask where the field is nullable, every short text field as an int32 code into a shared
 ``Vocabulary`` (-1: NULL), the envelope of the search footprint (NaN: no footprint) and the
-footprint itself as WKB, parsed only when a search cannot decide from the envelope.
+footprint itself: as WKB, parsed only when a search cannot decide from the envelope, or
+already parsed for footprints wider or taller than ``PARSED_SPAN_DEG`` (Sentinel-3 and
+Sentinel-5P swaths), whose envelope straddles the edge of most search areas: parsing them
+again for each search cost more than the exact test itself.
 
 ``name`` and ``filename`` (one value per product) and the attributes stay in SQLite: a query on
 them is answered there.
@@ -45,6 +48,7 @@ _FIRST_NUMBER = 2
 _FIRST_CODE = _FIRST_NUMBER + len(NUMBERS)
 _FOOTPRINT = _FIRST_CODE + len(CODED)
 assert set(NUMBERS) | set(CODED) <= set(PRODUCT_COLUMNS)
+PARSED_SPAN_DEG = 10.0
 
 
 class Vocabulary:
@@ -93,7 +97,8 @@ class Block:
     nulls: dict[str, np.ndarray]  # bool, NULLABLE_NUMBERS only
     codes: dict[str, np.ndarray]  # int32, -1 for NULL
     bounds: np.ndarray  # (n, 4) float64: minx, miny, maxx, maxy; NaN without footprint
-    wkb: np.ndarray  # object: WKB bytes or None
+    wkb: np.ndarray  # object: WKB bytes, or None (no footprint, or kept parsed)
+    shapes: np.ndarray  # object: the parsed footprint of large ones, else None
 
     def __len__(self) -> int:
         return int(self.pk.shape[0])
@@ -109,6 +114,7 @@ class Block:
             codes={k: v[rows] for k, v in self.codes.items()},
             bounds=self.bounds[rows],
             wkb=self.wkb[rows],
+            shapes=self.shapes[rows],
         )
 
 
@@ -130,6 +136,7 @@ def concat(blocks: Sequence[Block]) -> Block:
         codes={k: np.concatenate([b.codes[k] for b in blocks]) for k in first.codes},
         bounds=np.concatenate([b.bounds for b in blocks]),
         wkb=np.concatenate([b.wkb for b in blocks]),
+        shapes=np.concatenate([b.shapes for b in blocks]),
     )
 
 
@@ -155,9 +162,15 @@ def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]
     wkb = np.empty(n, dtype=object)
     wkb[:] = [row[_FOOTPRINT] for row in rows]
     bounds = np.full((n, 4), np.nan)
-    present = np.fromiter((w is not None for w in wkb), dtype=bool, count=n)
-    if present.any():
-        bounds[present] = shapely.bounds(shapely.from_wkb(wkb[present]))
+    shapes = np.full(n, None, dtype=object)
+    present = np.flatnonzero(np.fromiter((w is not None for w in wkb), dtype=bool, count=n))
+    if present.size:
+        parsed = shapely.from_wkb(wkb[present])
+        bounds[present] = shapely.bounds(parsed)
+        spans = bounds[present, 2:] - bounds[present, :2]
+        large = (spans > PARSED_SPAN_DEG).any(axis=1)
+        shapes[present[large]] = parsed[large]
+        wkb[present[large]] = None
     return Block(
         pk=np.fromiter((row[0] for row in rows), dtype=np.int64, count=n),
         id_hi=np.fromiter((h for h, _ in halves), dtype=np.uint64, count=n),
@@ -167,6 +180,7 @@ def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]
         codes=codes,
         bounds=bounds,
         wkb=wkb,
+        shapes=shapes,
     )
 
 

@@ -205,7 +205,11 @@ def _spatial(ctx: Context, node: Spatial, rows: np.ndarray) -> np.ndarray:
         # A private copy: prepared geometries are not thread-safe.
         mine = shapely.from_wkb(shapely.to_wkb(query))
         shapely.prepare(mine)
-        footprints = shapely.from_wkb(ctx.block.wkb[rows[unsure]])
+        picked = rows[unsure]
+        footprints = ctx.block.shapes[picked]  # a copy: filled in below
+        todo = np.flatnonzero(shapely.is_missing(footprints))
+        if todo.size:
+            footprints[todo] = shapely.from_wkb(ctx.block.wkb[picked[todo]])
         if node.op is SpatialOp.INTERSECTS:
             hits = shapely.intersects(mine, footprints)
         elif node.op is SpatialOp.WITHIN:
