@@ -24,6 +24,7 @@ from eohub.model.user import Quota
 from eohub.protocols.csc.entities import S3Paths, product_document_kind
 from eohub.protocols.csc.filter import parse_filter
 from eohub.protocols.dhus.opensearch_json import ENTRY_DOCUMENT
+from eohub.protocols.stac.items import ITEM_DOCUMENT
 from eohub.storage.ports import ObjectStore
 from eohub.subscriptions import Limits, Subscriptions
 from eohub.subscriptions.push import Pusher
@@ -53,9 +54,9 @@ def s3_paths(settings: Settings) -> S3Paths | None:
 
 def documents(settings: Settings) -> tuple[DocumentKind, ...]:
     """Product documents the catalogue keeps rendered (see eohub.model.documents): the CDSE
-    OData entity, which harvests read by the million (with the archive's S3Path in it), and
-    the DHuS OpenSearch JSON entry, which scripts read 100 at a time."""
-    return (product_document_kind(s3_paths(settings)), ENTRY_DOCUMENT)
+    OData entity, which harvests read by the million (with the archive's S3Path in it), the
+    DHuS OpenSearch JSON entry, which scripts read 100 at a time, and the STAC Item."""
+    return (product_document_kind(s3_paths(settings)), ENTRY_DOCUMENT, ITEM_DOCUMENT)
 
 
 def build_catalogue_backend(settings: Settings) -> CatalogueBackend:

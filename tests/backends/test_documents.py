@@ -208,3 +208,37 @@ def test_postgis_stores_documents_and_refreshes_outdated_ones(postgres_dsn: str)
         backend.close()
         if newer is not None:
             newer.close()
+
+
+LAZY = DocumentKind("csc_product", 1, _counted, on_write=False)
+
+
+def test_a_kind_not_written_with_the_product_is_rendered_when_read_then_kept(
+    backend_name: str, request: pytest.FixtureRequest
+) -> None:
+    """``on_write=False``: writes render nothing; a read renders the page (SQLite stores it
+    for the next read); replacing a product drops its document, so no stale one is served."""
+    backend = _backend(backend_name, request, LAZY)
+    try:
+        backend.migrate()
+        products = list(generate_products(30, seed=9))
+        RENDERS["count"] = 0
+        backend.upsert(products)
+        assert RENDERS["count"] == 0
+        catalogue = Catalogue(backend)
+        query = Query(sort=(SortKey("sensing_start"),), limit=10)
+        first = catalogue.search_documents(query, "csc_product")
+        assert first.items == [PRODUCT_DOCUMENT.render(p) for p in catalogue.search(query).items]
+        assert RENDERS["count"] == 10
+        if backend_name == "sqlite":
+            backend._db.write(lambda conn: None)  # the stored copies are queued before this
+            catalogue.search_documents(query, "csc_product")
+            assert RENDERS["count"] == 10  # read as stored
+        earliest = min(products, key=lambda p: p.sensing.start)
+        renamed = replace(earliest, size=earliest.size + 12345)
+        backend.upsert([renamed])
+        again = catalogue.search_documents(query, "csc_product")
+        assert again.items[0] == PRODUCT_DOCUMENT.render(renamed)
+        assert again.items[0] != first.items[0]
+    finally:
+        backend.close()

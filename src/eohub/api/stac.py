@@ -159,11 +159,17 @@ async def one_collection(request: Request) -> Response:
 # -- items ------------------------------------------------------------------------------------
 
 
-def _run(
-    hub: Hub, search: Search, urls: items.Urls
-) -> tuple[list[dict[str, Any]], int, str | None]:
+def _run(hub: Hub, search: Search, urls: items.Urls) -> tuple[list[Any], int, str | None]:
+    if search.include is None and not search.exclude and urls.stac == urls.hub + PREFIX:
+        # Whole Items: read as stored (see items.ITEM_DOCUMENT), not rendered.
+        stored = hub.catalogue.search_documents(search.query, items.ITEM_DOCUMENT.name)
+        found = [items.stored_item(document, urls) for document in stored.items]
+        if all(f is not None for f in found):
+            total = stored.total if stored.total is not None else len(found)
+            token = stored.next.encode() if stored.next is not None and found else None
+            return found, total, token
     page = hub.catalogue.search(search.query)
-    features = []
+    features: list[Any] = []
     for product in page.items:
         item = items.render_item(product, urls)
         if search.include is not None or search.exclude:
@@ -175,7 +181,7 @@ def _run(
 
 
 def _collection_page(
-    features: list[dict[str, Any]], total: int, links: list[dict[str, Any]]
+    features: list[Any], total: int, links: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",

@@ -38,6 +38,11 @@ def create(conn: Conn, kinds: Iterable[DocumentKind]) -> None:
             )
 
 
+def forget(conn: Conn, kind: DocumentKind, ids: Sequence[uuid.UUID]) -> None:
+    """Drop the documents of products replaced by an upsert (a kind not written with them)."""
+    conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s::uuid[])").format(table(kind)), (ids,))
+
+
 def write(conn: Conn, kind: DocumentKind, rows: Sequence[tuple[uuid.UUID, bytes]]) -> None:
     """Store (id, body) documents of the current version, replacing older ones."""
     if not rows:

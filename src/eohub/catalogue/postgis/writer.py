@@ -62,7 +62,7 @@ def encode(chunk: list[Product], kinds: Sequence[DocumentKind] = ()) -> Encoded:
     ordered = [latest[i] for i in sorted(latest)]
     rows, vocabulary = codec.product_rows(ordered)
     attributes = [row for p in ordered for row in codec.attribute_rows(p)]
-    documents = [[(p.id, kind.render(p)) for p in ordered] for kind in kinds]
+    documents = [[(p.id, kind.render(p)) for p in ordered] for kind in kinds if kind.on_write]
     return Encoded([p.id for p in ordered], rows, attributes, vocabulary, documents)
 
 
@@ -94,7 +94,8 @@ class ChunkWriter:
 
     def __init__(self, conn: Conn, kinds: Sequence[DocumentKind] = ()) -> None:
         self._conn = conn
-        self._kinds = tuple(kinds)
+        self._kinds = tuple(k for k in kinds if k.on_write)
+        self._on_read = tuple(k for k in kinds if not k.on_write)
         self._staging = False
         self.written = 0
         self.events: list[tuple[ChangeEvent, uuid.UUID, str]] = []
@@ -109,6 +110,8 @@ class ChunkWriter:
             _copy(conn, sql.SQL("COPY products ({}) FROM STDIN").format(_COLUMNS), fresh)
         if stored:
             self._replace([row for row in chunk.rows if row[0] in stored])
+            for kind in self._on_read:  # rendered afresh when next read
+                documents.forget(conn, kind, [uuid.UUID(str(i)) for i in stored])
             conn.execute(
                 "DELETE FROM product_attributes WHERE product_id = ANY(%s::uuid[])",
                 (sorted(stored),),  # type: ignore[type-var]

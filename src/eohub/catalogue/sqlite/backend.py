@@ -118,6 +118,7 @@ class SQLiteCatalogue(stored_files.FileManifests):
         )
         self._sort_plans = paging.SortPlans()
         self._kinds = tuple(documents)
+        self._on_write = tuple(k for k in self._kinds if k.on_write)
         self._memory = MemoryIndex(self._db.read) if memory_index else None
 
     # -- schema ----------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ class SQLiteCatalogue(stored_files.FileManifests):
         failure, here or in the writer, rolls the whole batch back.
         """
         source = iter(products)
-        first = _encode_chunk(islice(source, _UPSERT_CHUNK), self._kinds)
+        first = _encode_chunk(islice(source, _UPSERT_CHUNK), self._on_write)
         if not first:
             return 0
         chunks: queue.Queue[_Item] = queue.Queue(maxsize=2)
@@ -175,7 +176,7 @@ class SQLiteCatalogue(stored_files.FileManifests):
 
         try:
             while True:
-                chunk = _encode_chunk(islice(source, _UPSERT_CHUNK), self._kinds)
+                chunk = _encode_chunk(islice(source, _UPSERT_CHUNK), self._on_write)
                 if not chunk or not send(chunk):
                     break
         except BaseException:
@@ -227,7 +228,7 @@ class SQLiteCatalogue(stored_files.FileManifests):
         attrs: list[tuple[Any, ...]] = []
         terms: set[tuple[str, str, str]] = set()
         platforms: set[tuple[Any, ...]] = set()
-        documents: list[list[tuple[int, bytes]]] = [[] for _ in self._kinds]
+        documents: list[list[tuple[int, bytes]]] = [[] for _ in self._on_write]
         for item in batch:
             found = existing.get(item.id)
             if found is None:
@@ -249,7 +250,7 @@ class SQLiteCatalogue(stored_files.FileManifests):
         conn.executemany(_INSERT_ATTR, attrs)
         conn.executemany("INSERT OR IGNORE INTO terms VALUES (?, ?, ?)", sorted(terms))
         conn.executemany("INSERT OR IGNORE INTO platforms VALUES (?, ?, ?, ?)", platforms)
-        for kind, rendered in zip(self._kinds, documents, strict=True):
+        for kind, rendered in zip(self._on_write, documents, strict=True):
             stored_documents.write(conn, kind, rendered)
         events = [
             (
@@ -380,6 +381,9 @@ class SQLiteCatalogue(stored_files.FileManifests):
             products = self._by_pk(conn, wanted)
             conn.execute("COMMIT")
         items = [row[1] if row[1] is not None else found.render(products[row[0]]) for row in page]
+        rendered = [(row[0], body) for row, body in zip(page, items, strict=True) if row[1] is None]
+        if rendered and not found.on_write:  # stored for the next reads, after this answer
+            self._db.submit(partial(_store_documents, kind=found, rendered=rendered))
         next_cursor = None
         if more and page:
             next_cursor = Cursor(query.sort, sort_values(products[page[-1][0]], query.sort))

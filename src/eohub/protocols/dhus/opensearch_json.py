@@ -7,8 +7,7 @@ next to attributes goes under ``content``; namespace declarations are ordinary k
 
 The catalogue keeps each product's entry rendered (``ENTRY_DOCUMENT``), so a 100-entry page is
 read and joined, not rendered (about 40 us an entry, 4-5 ms a page at 100 rows). The stored
-entry holds ``BASE_MARK`` where the hub's URL goes; the mark contains a NUL character, which
-no stored product value can hold (the catalogue refuses it), so it cannot come from the data.
+entry holds ``BASE_MARK`` where the hub's URL goes (see ``eohub.model.documents``).
 """
 
 from __future__ import annotations
@@ -18,14 +17,10 @@ from typing import Any
 
 import orjson
 
-from eohub.model.documents import DocumentKind
+from eohub.model.documents import BASE_MARK, DocumentKind, with_base
 from eohub.model.product import Product
 from eohub.protocols.dhus.entry import Entry, build_entries
 from eohub.protocols.dhus.opensearch import ATOM_NS, OPENSEARCH_NS, Feed
-
-BASE_MARK = "\x00eohub-base\x00"
-# The mark as it stands in a stored entry: at the start of a link's JSON string.
-_STORED_MARK = b'"href":"' + orjson.dumps(BASE_MARK)[1:-1]
 
 
 def _auto(items: Sequence[Any]) -> Any:
@@ -92,15 +87,14 @@ def entry_document(product: Product) -> bytes:
 
 # Bump when ``_entry`` or the entry's content changes: older stored entries are then rendered
 # afresh when read (see eohub.model.documents).
-ENTRY_DOCUMENT = DocumentKind("dhus_json_entry", 1, entry_document)
+ENTRY_DOCUMENT = DocumentKind("dhus_json_entry", 1, entry_document, on_write=False)
 
 
 def render_feed_of_entries(feed: Feed, entries: Sequence[bytes], base: str) -> bytes:
     """The JSON body of ``feed`` (its own entries ignored) with the stored ``entries``,
     their links put under ``base``; the same bytes as :func:`render_feed` would give."""
     body = feed_document(feed)
-    href = b'"href":"' + orjson.dumps(base)[1:-1]
-    stored = [orjson.Fragment(e.replace(_STORED_MARK, href)) for e in entries]
+    stored = [orjson.Fragment(with_base(e, base)) for e in entries]
     if stored:
         body["feed"]["entry"] = _auto(stored)
     else:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
+from eohub.model.documents import BASE_MARK, DocumentKind, with_base
 from eohub.model.product import Product
 from eohub.protocols.stac.collections import collection_id_of
 
@@ -215,6 +218,30 @@ def render_item(
     ]  # fmt: skip
     item["assets"] = assets
     return item
+
+
+# The Urls a stored Item is rendered with: every link under the hub's URL, the mark (see
+# eohub.model.documents); the STAC root must then be the hub's URL + STORED_STAC_PATH.
+STORED_STAC_PATH = "/stac"
+_STORED_URLS = Urls(stac=BASE_MARK + STORED_STAC_PATH, hub=BASE_MARK)
+
+
+def item_document(product: Product) -> bytes:
+    """The stored Item of a product (without file assets), links under ``BASE_MARK``."""
+    return orjson.dumps(render_item(product, _STORED_URLS))
+
+
+# Bump when ``render_item`` changes what it writes: older stored Items are then rendered afresh
+# when read (see eohub.model.documents).
+ITEM_DOCUMENT = DocumentKind("stac_item", 1, item_document, on_write=False)
+
+
+def stored_item(document: bytes, urls: Urls) -> orjson.Fragment | None:
+    """A stored Item with its links under ``urls``, or None when ``urls`` do not have the
+    stored layout (then render the Item)."""
+    if urls.stac != urls.hub + STORED_STAC_PATH:
+        return None
+    return orjson.Fragment(with_base(document, urls.hub))
 
 
 DEFAULT_FIELDS = ("type", "stac_version", "id", "collection", "geometry", "bbox", "links",
