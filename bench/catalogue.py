@@ -64,7 +64,9 @@ def open_sqlite(path: Path, fresh: bool) -> Any:
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    backend = SQLiteCatalogue(path)
+    # SQL alone: the in-memory search index (measured by opensearch.py and stac_vs_pgstac.py)
+    # would answer the searches once built, and how soon depends on the machine.
+    backend = SQLiteCatalogue(path, memory_index=False)
     backend.migrate()
     return backend
 

@@ -60,6 +60,11 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     if settings.server.allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server.allowed_hosts)
     errors.install(app)
+    # The search APIs first: routes are matched in order, one pattern at a time, and behind
+    # the OData routes matching took 8 % of a STAC search's CPU. No other router has their
+    # paths (/search, /dhus/search, /apihub/search, /stac/...).
+    app.include_router(opensearch.router)
+    app.include_router(stac.router)
     app.include_router(plain.router)
     app.include_router(oidc.router)
     app.include_router(upload.router)
@@ -68,7 +73,5 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(odata_ingests.router)  # before the OData catch-all routes
     app.include_router(odata_synchronizers.router)  # before the OData catch-all routes
     app.include_router(odata.router)
-    app.include_router(opensearch.router)
-    app.include_router(stac.router)
     portal.install(app)
     return app

@@ -23,7 +23,7 @@ from eohub.catalogue.sqlite.compiler import SORT_DRIVE_MIN, compile_filter
 from eohub.catalogue.sqlite.connections import Connections, translate
 from eohub.catalogue.sqlite.memory.index import MemoryIndex
 from eohub.catalogue.sqlite.ordering import keyset, order_by
-from eohub.catalogue.sqlite.sqltext import Filter, Sql, marks
+from eohub.catalogue.sqlite.sqltext import Filter, Sql, column, marks
 from eohub.errors import Conflict, InvalidQuery
 from eohub.model.change import Change, ChangeEvent
 from eohub.model.deleted import DeletedProduct
@@ -31,7 +31,7 @@ from eohub.model.documents import DocumentKind
 from eohub.model.product import Product
 from eohub.query.deleted import DeletedQuery
 from eohub.query.evaluate import sort_values
-from eohub.query.query import CountMode, Cursor, Page, Query
+from eohub.query.query import CountMode, Cursor, Page, Query, SortKey
 from eohub.query.tree import fields_of
 
 _COLUMNS = ", ".join(f"p.{c}" for c in schema.PRODUCT_COLUMNS)
@@ -376,8 +376,11 @@ class SQLiteCatalogue(stored_files.FileManifests):
             page = rows[: query.limit]
             wanted = [row[0] for row in page if row[1] is None]
             more = len(rows) > query.limit
+            cursor_values = None
             if more and page:
-                wanted.append(page[-1][0])  # the cursor's values come from the product
+                cursor_values = self._sort_values(conn, page[-1][0], query.sort)
+                if cursor_values is None:
+                    wanted.append(page[-1][0])  # the cursor's values come from the product
             products = self._by_pk(conn, wanted)
             conn.execute("COMMIT")
         items = [row[1] if row[1] is not None else found.render(products[row[0]]) for row in page]
@@ -385,7 +388,9 @@ class SQLiteCatalogue(stored_files.FileManifests):
         if rendered and not found.on_write:  # stored for the next reads, after this answer
             self._db.submit(partial(_store_documents, kind=found, rendered=rendered))
         next_cursor = None
-        if more and page:
+        if cursor_values is not None:
+            next_cursor = Cursor(query.sort, cursor_values)
+        elif more and page:
             next_cursor = Cursor(query.sort, sort_values(products[page[-1][0]], query.sort))
         return Page(items=items, total=total, next=next_cursor, sort=query.sort)
 
@@ -457,6 +462,24 @@ class SQLiteCatalogue(stored_files.FileManifests):
             for row in conn.execute(sql, list(chunk)):
                 found[int(row[0])] = codec.decode(row[1:])
         return found
+
+    def _sort_values(
+        self, conn: sqlite3.Connection, pk: int, sort: Sequence[SortKey]
+    ) -> tuple[Any, ...] | None:
+        """A row's values of the sort keys, as ``sort_values`` gives them from the product,
+        read from their columns alone (decoding the whole product cost 5 % of a STAC search);
+        None when a key is not a plain column."""
+        try:
+            columns = [column(key.field) for key in sort]
+        except InvalidQuery:
+            return None
+        row = conn.execute(
+            f"SELECT {', '.join(col for col, _ in columns)} FROM products AS p WHERE p.pk = ?",
+            (pk,),
+        ).fetchone()
+        if row is None:
+            return None
+        return tuple(codec.field_value(spec, v) for (_, spec), v in zip(columns, row, strict=True))
 
     def count(self, query: Query) -> int:
         """Exact number of products matching a normalised query's filter."""

@@ -22,6 +22,7 @@ from eohub.errors import HubError
 from eohub.model.geometry import Footprint
 from eohub.model.product import AttributeValue, Checksum, Product, TimeRange
 from eohub.query.evaluate import fold
+from eohub.query.fields import Field, FieldType
 from eohub.query.text import product_tokens, query_tokens
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -288,6 +289,19 @@ def _attr_load(kind: str, value: Any) -> AttributeValue:
     if kind == "f":
         return float(value)
     return value  # type: ignore[no-any-return]
+
+
+def field_value(spec: Field, value: Any) -> Any:
+    """A field's value as the Product holds it, from its column (NULL: None)."""
+    if value is None:
+        return None
+    if spec.type is FieldType.DATETIME:
+        return from_us(value)
+    if spec.type is FieldType.UUID:
+        return uuid.UUID(value)
+    if spec.type is FieldType.BOOL:
+        return bool(value)
+    return value
 
 
 def decode(row: Sequence[Any]) -> Product:
