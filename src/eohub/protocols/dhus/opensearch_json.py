@@ -94,9 +94,10 @@ def render_feed_of_entries(feed: Feed, entries: Sequence[bytes], base: str) -> b
     """The JSON body of ``feed`` (its own entries ignored) with the stored ``entries``,
     their links put under ``base``; the same bytes as :func:`render_feed` would give."""
     body = feed_document(feed)
-    stored = [orjson.Fragment(with_base(e, base)) for e in entries]
-    if stored:
-        body["feed"]["entry"] = _auto(stored)
+    if len(entries) == 1:
+        body["feed"]["entry"] = orjson.Fragment(with_base(entries[0], base))
+    elif entries:  # one list, its links put under ``base`` in one pass
+        body["feed"]["entry"] = orjson.Fragment(with_base(b"[" + b",".join(entries) + b"]", base))
     else:
         body["feed"].pop("entry", None)
     return orjson.dumps(body)
