@@ -35,7 +35,7 @@ class CatalogueSettings(BaseModel):
     read_connections: int = Field(default=4, ge=1, le=64, description="SQLite read pool size")
     memory_index: bool = Field(
         default=True,
-        description="SQLite: keep the search columns of every product in memory (about 350"
+        description="SQLite: keep the search columns of every product in memory (about 600"
         " bytes a product in each server process) for area, time and category searches",
     )
     pool_size: int = Field(default=8, ge=1, le=256, description="PostgreSQL pool size")

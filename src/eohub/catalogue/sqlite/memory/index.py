@@ -20,8 +20,8 @@ being built, a gap in the feed (pruned) or a query the columns cannot answer sen
 to SQLite, which stays the reference path.
 
 The first search builds the index: at once when the catalogue is small, else in a thread
-(searches use SQLite meanwhile). Memory: about 350 bytes per product (columns and footprint
-WKB) in each server process.
+(searches use SQLite meanwhile). Memory: about 600 bytes per product (columns, footprint WKB
+or geometry) in each server process; at 1M products a build takes 16-25 s.
 """
 
 from __future__ import annotations
