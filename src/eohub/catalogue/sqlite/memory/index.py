@@ -112,8 +112,6 @@ class MemoryIndex:
         except filters.Unsupported:
             return None
         total = sum(len(h) for h in hits)
-        if broad and total > BROAD_ROWS:
-            return None
         wanted = query.offset + query.limit + 1
         pks = np.concatenate(
             [block.pk[h] for block, h in zip((version.main, version.tail), hits, strict=True)]
@@ -429,7 +427,8 @@ def _time_bounds(node: Node) -> list[tuple[str, bool, datetime]]:
 
 
 def _count_only(query: Query) -> Query:
-    return Query(filter=query.filter, sort=query.sort, limit=0, offset=0, count=CountMode.EXACT)
+    """The query counting its matches only (no page, so no sort to support)."""
+    return Query(filter=query.filter, sort=(), limit=0, offset=0, count=CountMode.EXACT)
 
 
 __all__ = ["MemoryIndex", "Version"]
