@@ -105,9 +105,8 @@ def backends(
             assert backend.upsert(PRODUCTS) == len(PRODUCTS)
         assert sqlite.prepare_search_index(wait_s=60) == "ready"
         yield Catalogue(sqlite), Catalogue(sql_only), Catalogue(postgis)
+        assert sqlite._memory is not None and sqlite._memory.answered > 0  # it was exercised
     finally:
-        answered = sqlite._memory.answered if sqlite._memory else 0
-        print(f"in-memory index answered {answered} searches and counts")
         sqlite.close()
         sql_only.close()
         postgis.close()

@@ -6,6 +6,7 @@ compared with SQL alone on the same file and with the reference evaluator."""
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -130,7 +131,7 @@ def test_writes_of_another_process_are_seen_by_the_next_search(
     assert inside.name not in _same(indexed, sql_only, query)
     new = replace(
         products[0],
-        id=__import__("uuid").uuid4(),
+        id=uuid.uuid4(),
         name="S2B_MSIL1C_NEW",
         sensing=replace(
             products[0].sensing,

@@ -14,7 +14,7 @@ import html
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -32,6 +32,7 @@ from eohub.protocols.dhus.opensearch import (
     parse_request,
 )
 from eohub.protocols.dhus.opensearch_json import ENTRY_DOCUMENT
+from eohub.query.query import Page
 from eohub.wiring import Hub
 
 PREFIXES = ("", "/dhus", "/apihub")
@@ -95,28 +96,27 @@ async def _params(request: Request) -> dict[str, str]:
 
 
 def run_search(hub: Hub, params: Mapping[str, str], now: datetime, base: str) -> tuple[bytes, bool]:
-    """Parse, search and render (blocking: runs in the thread pool)."""
+    """Parse, search and render (blocking: runs in the thread pool). JSON pages are joined
+    from the stored entries (see opensearch_json.ENTRY_DOCUMENT), Atom pages rendered."""
     search = parse_request(params, now)
     started = time.perf_counter()
-    updated = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-    if search.json:  # the entries are stored rendered (see opensearch_json.ENTRY_DOCUMENT)
-        entries = hub.catalogue.search_documents(search.query, ENTRY_DOCUMENT.name)
-        millis = int((time.perf_counter() - started) * 1000)
-        total = entries.total if entries.total is not None else len(entries.items)
-        feed = build_feed(search, (), total, base=base, seconds=millis / 1000,
-                          updated=updated, hub_name=HUB_NAME)  # fmt: skip
-        return opensearch_json.render_feed_of_entries(feed, entries.items, base), True
-    page = hub.catalogue.search(search.query)
+    page: Page[Any] = (
+        hub.catalogue.search_documents(search.query, ENTRY_DOCUMENT.name)
+        if search.json
+        else hub.catalogue.search(search.query)
+    )
     millis = int((time.perf_counter() - started) * 1000)
     feed = build_feed(
         search,
-        page.items,
+        () if search.json else page.items,
         page.total if page.total is not None else len(page.items),
         base=base,
         seconds=millis / 1000,
-        updated=updated,
+        updated=now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
         hub_name=HUB_NAME,
     )
+    if search.json:
+        return opensearch_json.render_feed_of_entries(feed, page.items, base), True
     return opensearch_atom.render_feed(feed), False
 
 

@@ -160,14 +160,13 @@ async def one_collection(request: Request) -> Response:
 
 
 def _run(hub: Hub, search: Search, urls: items.Urls) -> tuple[list[Any], int, str | None]:
-    if search.include is None and not search.exclude and urls.stac == urls.hub + PREFIX:
+    if search.include is None and not search.exclude and items.serves_stored(urls):
         # Whole Items: read as stored (see items.ITEM_DOCUMENT), not rendered.
         stored = hub.catalogue.search_documents(search.query, items.ITEM_DOCUMENT.name)
         found = [items.stored_item(document, urls) for document in stored.items]
-        if all(f is not None for f in found):
-            total = stored.total if stored.total is not None else len(found)
-            token = stored.next.encode() if stored.next is not None and found else None
-            return found, total, token
+        total = stored.total if stored.total is not None else len(found)
+        token = stored.next.encode() if stored.next is not None and found else None
+        return found, total, token
     page = hub.catalogue.search(search.query)
     features: list[Any] = []
     for product in page.items:

@@ -63,7 +63,7 @@ def like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
-_OPS: dict[CompareOp, Callable[[Any, Any], bool]] = {
+COMPARE_OPS: dict[CompareOp, Callable[[Any, Any], Any]] = {
     CompareOp.EQ: lambda a, b: a == b,
     CompareOp.NE: lambda a, b: a != b,
     CompareOp.LT: lambda a, b: a < b,
@@ -71,27 +71,26 @@ _OPS: dict[CompareOp, Callable[[Any, Any], bool]] = {
     CompareOp.GT: lambda a, b: a > b,
     CompareOp.GE: lambda a, b: a >= b,
 }
+"""The comparison of each operator (element-wise on numpy arrays too)."""
 
 
 def _field_value(field: str, product: Product) -> Any:
     return FIELDS.get(field).get(product)
 
 
-def _compare(node: Compare, product: Product) -> bool:
-    value = _field_value(node.field, product)
+def _compare(node: Compare, value: Any) -> bool:
     if value is None:
         return False
     target = node.value
     if node.ignore_case and isinstance(value, str) and isinstance(target, str):
         value, target = fold(value), fold(target)
     try:
-        return _OPS[node.op](value, target)
+        return bool(COMPARE_OPS[node.op](value, target))
     except TypeError:  # an attribute of another type than the value: never ordered
         return False
 
 
-def _in(node: In, product: Product) -> bool:
-    value = _field_value(node.field, product)
+def _in(node: In, value: Any) -> bool:
     if value is None:
         return False
     if node.ignore_case:
@@ -101,8 +100,7 @@ def _in(node: In, product: Product) -> bool:
     return value in node.values
 
 
-def _range(node: Range, product: Product) -> bool:
-    value = _field_value(node.field, product)
+def _range(node: Range, value: Any) -> bool:
     if value is None:
         return False
     try:
@@ -117,12 +115,25 @@ def _range(node: Range, product: Product) -> bool:
     return True
 
 
-def _like(node: Like, product: Product) -> bool:
-    value = _field_value(node.field, product)
+def _like(node: Like, value: Any) -> bool:
     if not isinstance(value, str):  # missing, or an attribute holding a number, date...
         return False
     text = fold(value) if node.ignore_case else value
     return like_regex(node.pattern, node.ignore_case).fullmatch(text) is not None
+
+
+_VALUE_LEAVES: dict[type, Callable[[Any, Any], bool]] = {
+    Compare: _compare,
+    In: _in,
+    Range: _range,
+    Like: _like,
+    IsNull: lambda node, value: value is None,
+}
+
+
+def value_matches(node: Compare | In | Range | Like | IsNull, value: Any) -> bool:
+    """Whether a field's value (None: missing) passes a leaf on that field."""
+    return _VALUE_LEAVES[type(node)](node, value)
 
 
 def _text(node: Text, product: Product) -> bool:
@@ -148,13 +159,12 @@ def _spatial(node: Spatial, product: Product) -> bool:
 
 
 _LEAVES: dict[type, Callable[[Any, Product], bool]] = {
-    Compare: _compare,
-    In: _in,
-    Range: _range,
-    Like: _like,
     Text: _text,
     Spatial: _spatial,
-    IsNull: lambda node, product: _field_value(node.field, product) is None,
+    **{
+        kind: lambda node, product: value_matches(node, _field_value(node.field, product))
+        for kind in _VALUE_LEAVES
+    },
 }
 
 

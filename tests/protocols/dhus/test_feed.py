@@ -301,8 +301,8 @@ def test_stored_json_entries_give_the_bytes_of_a_rendered_feed(count: int, base:
 
 
 def test_a_stored_entry_never_takes_the_hub_url_from_product_values() -> None:
-    """Product text that spells the mark's JSON form stays as it is."""
-    spelled = '"href":"\\u0000eohub-base\\u0000'
+    """Product text that spells the mark (its name, its JSON form) stays as it is."""
+    spelled = 'eohub-base "href":"\\u0000eohub-base\\u0000'
     product = make_product("S2A_MARK", tile_id=spelled)
     stored = opensearch_json.entry_document(product)
     search = request(format="json")

@@ -487,16 +487,13 @@ class SQLiteCatalogue(stored_files.FileManifests):
         by_boxes = rtree_page.plan(whole)
         with self._db.read() as conn:
             conn.execute("BEGIN")
-            found: tuple[list[int], int | None] | None = None
-            if self._memory is not None:  # counted in memory (see memory/index.py)
-                counted = self._memory.count(whole, conn)
-                if counted is not None:
-                    found = ([], counted)
-            if found is None and by_boxes is not None:  # from the R*Tree's boxes
+            total = None  # counted in memory (see memory/index.py), else from the R*Tree's
+            if self._memory is not None:  # boxes (see rtree_page.py), else by SQL
+                total = self._memory.count(whole, conn)
+            if total is None and by_boxes is not None:
                 found = rtree_page.page(by_boxes, whole, lambda sql: self._run(conn, sql))
-            if found is not None and found[1] is not None:
-                total = found[1]
-            else:
+                total = None if found is None else found[1]
+            if total is None:
                 total = int(self._run(conn, self._count_sql(self._where(query, conn)))[0][0])
             conn.execute("COMMIT")
         return total

@@ -236,11 +236,13 @@ def item_document(product: Product) -> bytes:
 ITEM_DOCUMENT = DocumentKind("stac_item", 1, item_document, on_write=False)
 
 
-def stored_item(document: bytes, urls: Urls) -> orjson.Fragment | None:
-    """A stored Item with its links under ``urls``, or None when ``urls`` do not have the
-    stored layout (then render the Item)."""
-    if urls.stac != urls.hub + STORED_STAC_PATH:
-        return None
+def serves_stored(urls: Urls) -> bool:
+    """Whether stored Items can be served under ``urls`` (else they are rendered)."""
+    return urls.stac == urls.hub + STORED_STAC_PATH
+
+
+def stored_item(document: bytes, urls: Urls) -> orjson.Fragment:
+    """A stored Item with its links under ``urls`` (which :func:`serves_stored`)."""
     return orjson.Fragment(with_base(document, urls.hub))
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -105,17 +105,20 @@ class Block:
 
     def take(self, rows: np.ndarray) -> Block:
         """The block of ``rows`` (positions), in that order."""
-        return Block(
-            pk=self.pk[rows],
-            id_hi=self.id_hi[rows],
-            id_lo=self.id_lo[rows],
-            numbers={k: v[rows] for k, v in self.numbers.items()},
-            nulls={k: v[rows] for k, v in self.nulls.items()},
-            codes={k: v[rows] for k, v in self.codes.items()},
-            bounds=self.bounds[rows],
-            wkb=self.wkb[rows],
-            shapes=self.shapes[rows],
-        )
+        return _combine([self], lambda arrays: arrays[0][rows])
+
+
+def _combine(blocks: Sequence[Block], join: Callable[[list[np.ndarray]], np.ndarray]) -> Block:
+    """A block whose every array (each field's, each entry of the dict fields) is ``join`` of
+    that array in each of ``blocks``."""
+    out: dict[str, Any] = {}
+    for spec in fields(Block):
+        parts = [getattr(b, spec.name) for b in blocks]
+        if isinstance(parts[0], dict):
+            out[spec.name] = {k: join([p[k] for p in parts]) for k in parts[0]}
+        else:
+            out[spec.name] = join(parts)
+    return Block(**out)
 
 
 def id_halves(product_id: str) -> tuple[int, int]:
@@ -126,18 +129,7 @@ def id_halves(product_id: str) -> tuple[int, int]:
 
 def concat(blocks: Sequence[Block]) -> Block:
     """One block holding every row of ``blocks``, in order."""
-    first = blocks[0]
-    return Block(
-        pk=np.concatenate([b.pk for b in blocks]),
-        id_hi=np.concatenate([b.id_hi for b in blocks]),
-        id_lo=np.concatenate([b.id_lo for b in blocks]),
-        numbers={k: np.concatenate([b.numbers[k] for b in blocks]) for k in first.numbers},
-        nulls={k: np.concatenate([b.nulls[k] for b in blocks]) for k in first.nulls},
-        codes={k: np.concatenate([b.codes[k] for b in blocks]) for k in first.codes},
-        bounds=np.concatenate([b.bounds for b in blocks]),
-        wkb=np.concatenate([b.wkb for b in blocks]),
-        shapes=np.concatenate([b.shapes for b in blocks]),
-    )
+    return _combine(blocks, np.concatenate)
 
 
 def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]) -> Block:

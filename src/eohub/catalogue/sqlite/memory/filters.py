@@ -11,18 +11,15 @@ SQLite.
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import shapely
 
 from eohub.catalogue.sqlite.codec import INT64_MAX, INT64_MIN, to_us
 from eohub.catalogue.sqlite.memory.columns import CODED, FLOATS, NUMBERS, TIMES, Block, Vocabulary
-from eohub.query.evaluate import fold, like_regex
+from eohub.query.evaluate import COMPARE_OPS, value_matches
 from eohub.query.tree import (
     And,
     Compare,
@@ -46,16 +43,6 @@ MAX_SCANNED_VALUES = 2_000
 
 class Unsupported(Exception):
     """The columns cannot answer this query exactly; SQLite does."""
-
-
-_OPS: dict[CompareOp, Callable[[Any, Any], Any]] = {
-    CompareOp.EQ: operator.eq,
-    CompareOp.NE: operator.ne,
-    CompareOp.LT: operator.lt,
-    CompareOp.LE: operator.le,
-    CompareOp.GT: operator.gt,
-    CompareOp.GE: operator.ge,
-}
 
 
 @dataclass(frozen=True)
@@ -95,7 +82,7 @@ def _numeric(ctx: Context, node: Node, rows: np.ndarray) -> np.ndarray:
     if isinstance(node, IsNull):
         return missing.copy() if missing is not None else np.zeros(len(rows), dtype=bool)
     if isinstance(node, Compare):
-        mask = np.asarray(_OPS[node.op](values, _number(node.field, node.value)))
+        mask = np.asarray(COMPARE_OPS[node.op](values, _number(node.field, node.value)))
     elif isinstance(node, In):
         mask = np.zeros(len(rows), dtype=bool)
         for value in node.values:
@@ -132,9 +119,8 @@ def _text_codes(ctx: Context, node: Node) -> np.ndarray:
         return table
     if size > MAX_SCANNED_VALUES:
         raise Unsupported(node.field)
-    test = _value_test(node)
     for code, value in enumerate(ctx.vocabularies[node.field].values[:size]):
-        table[code] = test(value)
+        table[code] = value_matches(node, value)
     return table
 
 
@@ -150,38 +136,6 @@ def _equal_values(node: Node) -> tuple[list[str], bool] | None:
     if not all(isinstance(t, str) for t in targets):
         raise Unsupported("text compared with a non-text value")
     return [str(t) for t in targets], ignore_case
-
-
-def _value_test(node: Node) -> Callable[[str], bool]:
-    """The reference test of one text value (Compare other than EQ, Range, Like)."""
-    if isinstance(node, Like):
-        regex = like_regex(node.pattern, node.ignore_case)
-        if node.ignore_case:
-            return lambda v: regex.fullmatch(fold(v)) is not None
-        return lambda v: regex.fullmatch(v) is not None
-    if isinstance(node, Compare):
-        target = node.value
-        if not isinstance(target, str):
-            raise Unsupported("text compared with a non-text value")
-        op = _OPS[node.op]
-        if node.ignore_case:
-            folded = fold(target)
-            return lambda v: bool(op(fold(v), folded))
-        return lambda v: bool(op(v, target))
-    if isinstance(node, Range):
-        low, high = node.low, node.high
-        if not all(b is None or isinstance(b, str) for b in (low, high)):
-            raise Unsupported("text range with non-text bounds")
-
-        def inside(v: str) -> bool:
-            if low is not None and (v < low or (v == low and not node.low_inclusive)):  # type: ignore[operator]
-                return False
-            return not (
-                high is not None and (v > high or (v == high and not node.high_inclusive))  # type: ignore[operator]
-            )
-
-        return inside
-    raise Unsupported(type(node).__name__)
 
 
 def _spatial(ctx: Context, node: Spatial, rows: np.ndarray) -> np.ndarray:
@@ -240,14 +194,26 @@ def mask(ctx: Context, node: Node, rows: np.ndarray) -> np.ndarray:
         return out
     if isinstance(node, Not):
         return ~mask(ctx, node.item, rows)
-    if isinstance(node, Spatial):
+    kind = _leaf_kind(node)
+    if kind == "spatial":
+        assert isinstance(node, Spatial)
         return _spatial(ctx, node, rows)
+    if kind == "number":
+        return _numeric(ctx, node, rows)
+    assert isinstance(node, (Compare, In, Range, Like, IsNull))
+    table: np.ndarray = _text_codes(ctx, node)[ctx.block.codes[node.field][rows]]
+    return table
+
+
+def _leaf_kind(node: Node) -> str:
+    """How the columns answer a leaf: "spatial", "number" or "text"; else Unsupported."""
+    if isinstance(node, Spatial):
+        return "spatial"
     field = getattr(node, "field", None)
     if field in NUMBERS and isinstance(node, (Compare, In, Range, IsNull)):
-        return _numeric(ctx, node, rows)
+        return "number"
     if field in CODED and isinstance(node, (Compare, In, Range, Like, IsNull)):
-        table: np.ndarray = _text_codes(ctx, node)[ctx.block.codes[field][rows]]
-        return table
+        return "text"
     raise Unsupported(type(node).__name__ if field is None else str(field))
 
 
@@ -256,18 +222,10 @@ def check(node: Node) -> None:
     if isinstance(node, (And, Or)):
         for item in node.items:
             check(item)
-        return
-    if isinstance(node, Not):
+    elif isinstance(node, Not):
         check(node.item)
-        return
-    if isinstance(node, Spatial):
-        return
-    field = getattr(node, "field", None)
-    if field in NUMBERS and isinstance(node, (Compare, In, Range, IsNull)):
-        return
-    if field in CODED and isinstance(node, (Compare, In, Range, Like, IsNull)):
-        return
-    raise Unsupported(type(node).__name__ if field is None else str(field))
+    else:
+        _leaf_kind(node)
 
 
 __all__ = ["MAX_SCANNED_VALUES", "Context", "Unsupported", "check", "mask"]
