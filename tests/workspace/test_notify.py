@@ -22,6 +22,7 @@ from eohub.ingest.pipeline import Outcome
 from eohub.ingest.watch import WatchOptions, watch
 from eohub.model import Product, Role
 from eohub.wiring import Hub, build_hub
+from eohub.workspace.notify import FeedNotifications, SearchNotifier
 
 PUBLIC = "https://hub.example.org"
 
@@ -220,3 +221,19 @@ def test_products_written_by_another_process_are_mailed(
         assert len(_mails(server)) == 1
     finally:
         server.close()
+
+
+def test_with_nobody_to_mail_the_cursor_skips_to_the_head(hub: Hub) -> None:
+    """Without notifications on, one round moves the feed cursor to the head, however many
+    events lie before it (none is read); products created once a search notifies are mailed."""
+    notifier = SearchNotifier(hub.workspace.store, hub.mailer, portal_url=PUBLIC)
+    mails = FeedNotifications(notifier, hub.catalogue, hub.subscriptions.store, max_events=2)
+    hub.catalogue.upsert(generate_products(5, seed=31))
+    mails.run_once()
+    cursor = hub.subscriptions.store.cursor(FeedNotifications.CURSOR, lambda: -1)
+    assert cursor == hub.catalogue.change_head()
+    _watch(hub, "alice", "")
+    hub.catalogue.upsert(generate_products(2, seed=32))
+    mails.run_once()
+    [mail] = _mails(hub)
+    assert "2 new products" in mail["Subject"]
