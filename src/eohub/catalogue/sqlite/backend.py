@@ -430,9 +430,8 @@ class SQLiteCatalogue(stored_files.FileManifests):
         if fast is not None:
             pks, total = fast
             if query.limit > 0 and pks:
-                order = order_by(query.sort, Filter(Sql("1"), True, frozenset()))
-                keys = spatial_page.keys_sql(pks, total)
-                rows = self._run(conn, rows_sql(keys, order, with_total=total is not None))
+                keys = spatial_page.keys_sql(pks, total)  # in page order
+                rows = self._run(conn, rows_sql(keys, None, with_total=total is not None))
             return list(rows), total
         where = self._where(query, conn)
         if query.limit > 0:

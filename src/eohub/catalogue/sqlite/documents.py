@@ -58,15 +58,26 @@ def delete(
         conn.executemany(f"DELETE FROM {table(kind)} WHERE pk = ?", pks)
 
 
-def page_sql(keys: Sql, order: str, kind: DocumentKind, *, with_total: bool = False) -> Sql:
+def page_sql(
+    keys: Sql, order: str | None, kind: DocumentKind, *, with_total: bool = False
+) -> Sql:
     """``pk``, current document (or NULL) and total of a keys SELECT, in the page's order.
 
-    The product row is joined only for the ORDER BY terms (its sort columns), which the page's
-    few keys reach by primary key.
+    With keys in page order (``order`` None: their column ``at``), the documents are read
+    alone; else the product row is joined for the ORDER BY terms (its sort columns), which the
+    page's few keys reach by primary key. Every key names a product: the keys come from the
+    same snapshot.
     """
     total = ", s.total" if with_total else ""
+    document = f"CASE WHEN d.version = {int(kind.version)} THEN d.body END{total}"
+    if order is None:
+        return Sql(
+            f"SELECT s.pk, {document} FROM ({keys.text}) AS s "
+            f"LEFT JOIN {table(kind)} AS d ON d.pk = s.pk ORDER BY s.at",
+            keys.params,
+        )
     return Sql(
-        f"SELECT p.pk, CASE WHEN d.version = {int(kind.version)} THEN d.body END{total} "
+        f"SELECT p.pk, {document} "
         f"FROM ({keys.text}) AS s CROSS JOIN products AS p ON p.pk = s.pk "
         f"LEFT JOIN {table(kind)} AS d ON d.pk = p.pk ORDER BY {order}",
         keys.params,

@@ -38,15 +38,16 @@ def keys_sql(conds: Sql, order: str, limit: int, offset: int, *, with_total: boo
     )
 
 
-def rows_sql(keys: Sql, order: str, *, with_total: bool = False) -> Sql:
-    """The full rows (PRODUCT_COLUMNS, then the total when ``with_total``) of a keys SELECT.
+def rows_sql(keys: Sql, order: str | None, *, with_total: bool = False) -> Sql:
+    """The full rows (PRODUCT_COLUMNS, then the total when ``with_total``) of a keys SELECT,
+    ordered by ``order``, or by the keys' column ``at`` when None (keys in page order).
 
     CROSS JOIN keeps the page's few keys as the outer loop: each row is one primary-key seek.
     """
     total = ", s.total" if with_total else ""
     return Sql(
         f"SELECT {_COLUMNS}{total} FROM ({keys.text}) AS s "
-        f"CROSS JOIN products AS p ON p.pk = s.pk ORDER BY {order}",
+        f"CROSS JOIN products AS p ON p.pk = s.pk ORDER BY {order or 's.at'}",
         keys.params,
     )
 

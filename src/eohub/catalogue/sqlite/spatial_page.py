@@ -141,14 +141,21 @@ def page(plan: Plan, query: Query, run: Callable[[Sql], list[Any]]) -> tuple[lis
 
 
 def keys_sql(pks: Sequence[int], total: int | None) -> Sql:
-    """A keys SELECT (``pk``, and ``total`` when given) over a known list of pks."""
+    """A keys SELECT over a known list of pks in page order: ``pk``, its position ``at``, and
+    ``total`` when given (the rows SELECTs order by ``at``: see paging.rows_sql)."""
     if total is None:
-        return Sql(f"SELECT column1 AS pk FROM (VALUES {', '.join(['(?)'] * len(pks))})", list(pks))
-    rows = ", ".join(["(?, ?)"] * len(pks))
-    params: list[Any] = []
-    for pk in pks:
-        params += [pk, total]
-    return Sql(f"SELECT column1 AS pk, column2 AS total FROM (VALUES {rows})", params)
+        rows = ", ".join(["(?, ?)"] * len(pks))
+        params: list[Any] = []
+        for at, pk in enumerate(pks):
+            params += [pk, at]
+        return Sql(f"SELECT column1 AS pk, column2 AS at FROM (VALUES {rows})", params)
+    rows = ", ".join(["(?, ?, ?)"] * len(pks))
+    params = []
+    for at, pk in enumerate(pks):
+        params += [pk, at, total]
+    return Sql(
+        f"SELECT column1 AS pk, column2 AS at, column3 AS total FROM (VALUES {rows})", params
+    )
 
 
 __all__ = ["CANDIDATE_LIMIT", "Plan", "keys_sql", "page", "plan"]
