@@ -4,7 +4,8 @@ Per product: its pk, its Id as two unsigned 64-bit halves (their order is the UU
 order, the ``id`` tie-break of every sort), every time, number and flag as int64/float64 with
 a NULL mask where the field is nullable, every short text field as an int32 code into a shared
 ``Vocabulary`` (-1: NULL), the envelope of the search footprint (NaN: no footprint) and the
-footprint itself: as WKB, parsed only when a search cannot decide from the envelope, or
+footprint itself: two of its vertices (a rectangle holding one of them intersects it), and
+the footprint as WKB, parsed only when a search cannot decide from the envelope or vertices, or
 already parsed for footprints wider or taller than ``PARSED_SPAN_DEG`` (Sentinel-3 and
 Sentinel-5P swaths), whose envelope straddles the edge of most search areas: parsing them
 again for each search cost more than the exact test itself.
@@ -97,6 +98,7 @@ class Block:
     nulls: dict[str, np.ndarray]  # bool, NULLABLE_NUMBERS only
     codes: dict[str, np.ndarray]  # int32, -1 for NULL
     bounds: np.ndarray  # (n, 4) float64: minx, miny, maxx, maxy; NaN without footprint
+    points: np.ndarray  # (n, 4) float64: two vertices of the footprint (x, y, x, y); or NaN
     wkb: np.ndarray  # object: WKB bytes, or None (no footprint, or kept parsed)
     shapes: np.ndarray  # object: the parsed footprint of large ones, else None
 
@@ -154,11 +156,13 @@ def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]
     wkb = np.empty(n, dtype=object)
     wkb[:] = [row[_FOOTPRINT] for row in rows]
     bounds = np.full((n, 4), np.nan)
+    points = np.full((n, 4), np.nan)
     shapes = np.full(n, None, dtype=object)
     present = np.flatnonzero(np.fromiter((w is not None for w in wkb), dtype=bool, count=n))
     if present.size:
         parsed = shapely.from_wkb(wkb[present])
         bounds[present] = shapely.bounds(parsed)
+        points[present] = _two_vertices(parsed)
         spans = bounds[present, 2:] - bounds[present, :2]
         large = (spans > PARSED_SPAN_DEG).any(axis=1)
         shapes[present[large]] = parsed[large]
@@ -171,9 +175,24 @@ def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]
         nulls=nulls,
         codes=codes,
         bounds=bounds,
+        points=points,
         wkb=wkb,
         shapes=shapes,
     )
+
+
+def _two_vertices(geometries: np.ndarray) -> np.ndarray:
+    """(n, 4): the first vertex of each geometry and the one half-way along its vertices (the
+    opposite corner of a four-cornered footprint). A search whose rectangle holds one of them
+    needs no exact test: the footprint has a point in it."""
+    coords, owner = shapely.get_coordinates(geometries, return_index=True)
+    counts = np.bincount(owner, minlength=len(geometries))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out = np.full((len(geometries), 4), np.nan)
+    has = counts > 0
+    out[has, :2] = coords[starts[has]]
+    out[has, 2:] = coords[starts[has] + counts[has] // 2]
+    return out
 
 
 def empty(vocabularies: dict[str, Vocabulary]) -> Block:

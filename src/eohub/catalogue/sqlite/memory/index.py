@@ -127,7 +127,7 @@ class MemoryIndex:
                     strict=True,
                 )
             ]
-            order = np.lexsort(keys)[query.offset : wanted]
+            order = _ranked(keys, query.offset, wanted)
             page = pks[order].tolist()
         else:
             page = []
@@ -384,11 +384,13 @@ def _has_spatial(node: Node) -> bool:
 
 def _window(version: Version, node: Node) -> np.ndarray:
     """The live rows of main whose sensing start can satisfy the filter's top-level bounds on
-    sensing start and end."""
+    sensing start and end, and whose envelope can satisfy its top-level spatial terms (both
+    read from contiguous slices of the columns, before any other term gathers rows)."""
     low: int | None = None
     high: int | None = None
     shortest, longest = version.span
-    for item in node.items if isinstance(node, And) else (node,):
+    items = node.items if isinstance(node, And) else (node,)
+    for item in items:
         for field, lower, value in _time_bounds(item):
             us = to_us(value)
             if field == "sensing_end":  # start = end - length, length within the span
@@ -400,9 +402,27 @@ def _window(version: Version, node: Node) -> np.ndarray:
     start = version.main.numbers["sensing_start"]
     first = 0 if low is None else int(np.searchsorted(start, low, side="left"))
     last = len(start) if high is None else int(np.searchsorted(start, high, side="right"))
-    rows = np.arange(first, max(first, last))
-    live: np.ndarray = rows[version.main_alive[rows]]
-    return live
+    last = max(first, last)
+    live = version.main_alive[first:last]
+    for item in items:
+        if isinstance(item, Spatial):
+            live = live & filters.envelope_test(version.main.bounds[first:last], item)
+    rows: np.ndarray = first + np.flatnonzero(live)
+    return rows
+
+
+def _ranked(keys: list[np.ndarray], start: int, stop: int) -> np.ndarray:
+    """Positions of the rows ranked ``start`` to ``stop`` - 1 in the order of ``keys``
+    (``np.lexsort``'s: the last key first). With many more rows than that, only the rows
+    whose first key reaches the ``stop``-th smallest value are sorted."""
+    first = keys[-1]
+    if stop < len(first) // 4 and first.dtype != np.bool_:
+        kth = np.partition(first, stop - 1)[stop - 1]
+        chosen = np.flatnonzero(first <= kth)
+        ranked: np.ndarray = chosen[np.lexsort([k[chosen] for k in keys])][start:stop]
+        return ranked
+    ordered: np.ndarray = np.lexsort(keys)[start:stop]
+    return ordered
 
 
 def _time_bounds(node: Node) -> list[tuple[str, bool, datetime]]:
