@@ -50,6 +50,7 @@ _FIRST_CODE = _FIRST_NUMBER + len(NUMBERS)
 _FOOTPRINT = _FIRST_CODE + len(CODED)
 assert set(NUMBERS) | set(CODED) <= set(PRODUCT_COLUMNS)
 PARSED_SPAN_DEG = 10.0
+SIDES = ("x0", "y0", "x1", "y1")  # the keys of Block.bounds
 
 
 class Vocabulary:
@@ -97,7 +98,9 @@ class Block:
     numbers: dict[str, np.ndarray]  # int64 or float64 (FLOATS)
     nulls: dict[str, np.ndarray]  # bool, NULLABLE_NUMBERS only
     codes: dict[str, np.ndarray]  # int32, -1 for NULL
-    bounds: np.ndarray  # (n, 4) float64: minx, miny, maxx, maxy; NaN without footprint
+    # The envelope, one contiguous float64 array per side (x0, y0, x1, y1: comparisons over a
+    # slice run at memory speed); NaN without footprint.
+    bounds: dict[str, np.ndarray]
     points: np.ndarray  # (n, 4) float64: two vertices of the footprint (x, y, x, y); or NaN
     wkb: np.ndarray  # object: WKB bytes, or None (no footprint, or kept parsed)
     shapes: np.ndarray  # object: the parsed footprint of large ones, else None
@@ -155,15 +158,15 @@ def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]
     }
     wkb = np.empty(n, dtype=object)
     wkb[:] = [row[_FOOTPRINT] for row in rows]
-    bounds = np.full((n, 4), np.nan)
+    envelopes = np.full((n, 4), np.nan)
     points = np.full((n, 4), np.nan)
     shapes = np.full(n, None, dtype=object)
     present = np.flatnonzero(np.fromiter((w is not None for w in wkb), dtype=bool, count=n))
     if present.size:
         parsed = shapely.from_wkb(wkb[present])
-        bounds[present] = shapely.bounds(parsed)
+        envelopes[present] = shapely.bounds(parsed)
         points[present] = _two_vertices(parsed)
-        spans = bounds[present, 2:] - bounds[present, :2]
+        spans = envelopes[present, 2:] - envelopes[present, :2]
         large = (spans > PARSED_SPAN_DEG).any(axis=1)
         shapes[present[large]] = parsed[large]
         wkb[present[large]] = None
@@ -174,7 +177,7 @@ def from_rows(rows: Sequence[Sequence[Any]], vocabularies: dict[str, Vocabulary]
         numbers=numbers,
         nulls=nulls,
         codes=codes,
-        bounds=bounds,
+        bounds={side: np.ascontiguousarray(envelopes[:, i]) for i, side in enumerate(SIDES)},
         points=points,
         wkb=wkb,
         shapes=shapes,

@@ -11,6 +11,7 @@ SQLite.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -138,11 +139,11 @@ def _equal_values(node: Node) -> tuple[list[str], bool] | None:
     return [str(t) for t in targets], ignore_case
 
 
-def envelope_test(bounds: np.ndarray, node: Spatial) -> np.ndarray:
-    """Which envelopes (rows of ``bounds``, a view or a copy) can satisfy ``node``: a
-    superset of its matches."""
+def envelope_test(bounds: Mapping[str, np.ndarray], node: Spatial) -> np.ndarray:
+    """Which envelopes (``Block.bounds`` arrays of some rows, views or copies) can satisfy
+    ``node``: a superset of its matches."""
     qx0, qy0, qx1, qy1 = node.geometry.search.bounds
-    x0, y0, x1, y1 = bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3]
+    x0, y0, x1, y1 = bounds["x0"], bounds["y0"], bounds["x1"], bounds["y1"]
     if node.op is SpatialOp.INTERSECTS:
         return (x0 <= qx1) & (x1 >= qx0) & (y0 <= qy1) & (y1 >= qy0)  # type: ignore[no-any-return]
     if node.op is SpatialOp.WITHIN:  # footprint within the query geometry
@@ -154,47 +155,61 @@ def _inside(x: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float]
     return (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])  # type: ignore[no-any-return]
 
 
+def _any_vertex_inside(
+    footprints: np.ndarray, box: tuple[float, float, float, float]
+) -> np.ndarray:
+    """Which footprints have a vertex in the closed rectangle ``box``."""
+    coords, owner = shapely.get_coordinates(footprints, return_index=True)
+    inside = _inside(coords[:, 0], coords[:, 1], box)
+    return np.bincount(owner[inside], minlength=len(footprints)) > 0
+
+
 def _spatial(ctx: Context, node: Spatial, rows: np.ndarray) -> np.ndarray:
-    """The exact planar predicate, decided from the envelope and two vertices where it can be.
+    """The exact planar predicate, decided from the envelope and vertices where it can be.
 
     For a rectangle searched by intersection, a footprint whose envelope lies in it, or one of
     whose vertices does, has a point in it: these comparisons (written here, vectorised over
-    the candidates) spare GEOS most of the footprints that straddle the rectangle's edge.
+    all the candidates at once) spare GEOS, one call per footprint, most of the footprints
+    that straddle the rectangle's edge. GEOS decides the others.
     """
     query = node.geometry.search
     box = query.bounds
-    bounds = ctx.block.bounds[rows]
+    bounds = {side: values[rows] for side, values in ctx.block.bounds.items()}
     maybe = envelope_test(bounds, node)
     sure = np.zeros(len(rows), dtype=bool)
     rectangle = node.op is SpatialOp.INTERSECTS and shapely.equals(query, shapely.box(*box))
     if rectangle:
-        sure = (
-            maybe
-            & _inside(bounds[:, 0], bounds[:, 1], box)
-            & _inside(bounds[:, 2], bounds[:, 3], box)
-        )
+        within = _inside(bounds["x0"], bounds["y0"], box) & _inside(bounds["x1"], bounds["y1"], box)
+        sure = maybe & within
     unsure = np.flatnonzero(maybe & ~sure)
     if rectangle and unsure.size:
         points = ctx.block.points[rows[unsure]]
         on = _inside(points[:, 0], points[:, 1], box) | _inside(points[:, 2], points[:, 3], box)
         sure[unsure[on]] = True
         unsure = unsure[~on]
-    if unsure.size:
-        # A private copy: prepared geometries are not thread-safe.
-        mine = shapely.from_wkb(shapely.to_wkb(query))
-        shapely.prepare(mine)
-        picked = rows[unsure]
-        footprints = ctx.block.shapes[picked]  # a copy: filled in below
-        todo = np.flatnonzero(shapely.is_missing(footprints))
-        if todo.size:
-            footprints[todo] = shapely.from_wkb(ctx.block.wkb[picked[todo]])
-        if node.op is SpatialOp.INTERSECTS:
-            hits = shapely.intersects(mine, footprints)
-        elif node.op is SpatialOp.WITHIN:
-            hits = shapely.contains(mine, footprints)  # query contains footprint
-        else:
-            hits = shapely.within(mine, footprints)  # query within footprint
-        sure[unsure[hits]] = True
+    if not unsure.size:
+        return sure
+    picked = rows[unsure]
+    footprints = ctx.block.shapes[picked]  # a copy: filled in below
+    todo = np.flatnonzero(shapely.is_missing(footprints))
+    if todo.size:
+        footprints[todo] = shapely.from_wkb(ctx.block.wkb[picked[todo]])
+    if rectangle:
+        on = _any_vertex_inside(footprints, box)
+        sure[unsure[on]] = True
+        unsure, footprints = unsure[~on], footprints[~on]
+        if not unsure.size:
+            return sure
+    # A private copy: prepared geometries are not thread-safe.
+    mine = shapely.from_wkb(shapely.to_wkb(query))
+    shapely.prepare(mine)
+    if node.op is SpatialOp.INTERSECTS:
+        hits = shapely.intersects(mine, footprints)
+    elif node.op is SpatialOp.WITHIN:
+        hits = shapely.contains(mine, footprints)  # query contains footprint
+    else:
+        hits = shapely.within(mine, footprints)  # query within footprint
+    sure[unsure[hits]] = True
     return sure
 
 

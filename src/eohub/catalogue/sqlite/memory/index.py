@@ -404,9 +404,10 @@ def _window(version: Version, node: Node) -> np.ndarray:
     last = len(start) if high is None else int(np.searchsorted(start, high, side="right"))
     last = max(first, last)
     live = version.main_alive[first:last]
+    bounds = {side: values[first:last] for side, values in version.main.bounds.items()}
     for item in items:
         if isinstance(item, Spatial):
-            live = live & filters.envelope_test(version.main.bounds[first:last], item)
+            live = live & filters.envelope_test(bounds, item)
     rows: np.ndarray = first + np.flatnonzero(live)
     return rows
 
