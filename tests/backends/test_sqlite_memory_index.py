@@ -5,6 +5,7 @@ compared with SQL alone on the same file and with the reference evaluator."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -237,6 +238,11 @@ def test_a_large_catalogue_is_indexed_in_the_background(
         assert indexed.search(normal).total == sql_only.search(normal).total  # by SQL, at first
         assert indexed.prepare_search_index(wait_s=60) == "ready"
         _same(indexed, sql_only, QUERIES[0])
+        # Its parsed footprints are out of the collector's full passes (each walked them all).
+        assert indexed._memory is not None and indexed._memory._version is not None
+        shapes = [s for s in indexed._memory._version.main.shapes if s is not None]
+        collected = {id(o) for o in gc.get_objects()}
+        assert shapes and not any(id(s) in collected for s in shapes)
     finally:
         indexed.close()
         sql_only.close()

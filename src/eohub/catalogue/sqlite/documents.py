@@ -58,9 +58,7 @@ def delete(
         conn.executemany(f"DELETE FROM {table(kind)} WHERE pk = ?", pks)
 
 
-def page_sql(
-    keys: Sql, order: str | None, kind: DocumentKind, *, with_total: bool = False
-) -> Sql:
+def page_sql(keys: Sql, order: str | None, kind: DocumentKind, *, with_total: bool = False) -> Sql:
     """``pk``, current document (or NULL) and total of a keys SELECT, in the page's order.
 
     With keys in page order (``order`` None: their column ``at``), the documents are read

@@ -27,6 +27,7 @@ or geometry) in each server process; at 1M products a build takes 16-25 s.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import sqlite3
 import threading
@@ -241,6 +242,10 @@ class MemoryIndex:
                     with self._lock:
                         self._publish(forward)
                     _release_free_memory()
+                    # The parsed footprints (250,000 at 1M products) live as long as this
+                    # version: keep them out of the collector's full passes, which otherwise
+                    # walked them all every few hundred requests. Refcounting still frees them.
+                    gc.freeze()
                 finally:
                     conn.execute("COMMIT")
         except Exception:
