@@ -155,22 +155,14 @@ def _inside(x: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float]
     return (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])  # type: ignore[no-any-return]
 
 
-def _any_vertex_inside(
-    footprints: np.ndarray, box: tuple[float, float, float, float]
-) -> np.ndarray:
-    """Which footprints have a vertex in the closed rectangle ``box``."""
-    coords, owner = shapely.get_coordinates(footprints, return_index=True)
-    inside = _inside(coords[:, 0], coords[:, 1], box)
-    return np.bincount(owner[inside], minlength=len(footprints)) > 0
-
-
 def _spatial(ctx: Context, node: Spatial, rows: np.ndarray) -> np.ndarray:
     """The exact planar predicate, decided from the envelope and vertices where it can be.
 
     For a rectangle searched by intersection, a footprint whose envelope lies in it, or one of
-    whose vertices does, has a point in it: these comparisons (written here, vectorised over
-    all the candidates at once) spare GEOS, one call per footprint, most of the footprints
-    that straddle the rectangle's edge. GEOS decides the others.
+    its two stored vertices, has a point in it: these comparisons (written here, vectorised
+    over the candidates) spare parsing and GEOS about half the footprints that straddle the
+    rectangle's edge (0.27 ms of a 100-row OpenSearch page at 1M). GEOS decides the others;
+    testing every vertex of those in numpy first saved nothing measurable.
     """
     query = node.geometry.search
     box = query.bounds
@@ -194,12 +186,6 @@ def _spatial(ctx: Context, node: Spatial, rows: np.ndarray) -> np.ndarray:
     todo = np.flatnonzero(shapely.is_missing(footprints))
     if todo.size:
         footprints[todo] = shapely.from_wkb(ctx.block.wkb[picked[todo]])
-    if rectangle:
-        on = _any_vertex_inside(footprints, box)
-        sure[unsure[on]] = True
-        unsure, footprints = unsure[~on], footprints[~on]
-        if not unsure.size:
-            return sure
     # A private copy: prepared geometries are not thread-safe.
     mine = shapely.from_wkb(shapely.to_wkb(query))
     shapely.prepare(mine)
