@@ -11,10 +11,12 @@ Every route needs the SEARCH role (or anonymous search allowed by the settings);
 from __future__ import annotations
 
 import html
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from functools import cache
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -121,9 +123,24 @@ def run_search(hub: Hub, params: Mapping[str, str], now: datetime, base: str) ->
     return opensearch_atom.render_feed(feed), False
 
 
-def _search_endpoint(prefix: str) -> Callable[..., Awaitable[Response]]:
-    async def search(request: Request, now: Annotated[datetime, Depends(clock)]) -> Response:
+@cache
+def _takes_request(func: Callable[..., Any]) -> bool:
+    return "request" in inspect.signature(func).parameters
+
+
+async def _resolve(request: Request, dependency: Callable[..., Any]) -> Any:
+    """A dependency of the search routes called as FastAPI would call it, overrides included
+    (``app.dependency_overrides``: tests pin the clock or the access check with them)."""
+    func = request.app.dependency_overrides.get(dependency, dependency)
+    result = func(request) if _takes_request(func) else func()
+    return await result if inspect.isawaitable(result) else result
+
+
+def _search_endpoint(prefix: str) -> Callable[[Request], Awaitable[Response]]:
+    async def search(request: Request) -> Response:
         """OpenSearch search: ``q``, ``rows``, ``start``, ``orderby``, ``format``."""
+        await _resolve(request, search_access)
+        now: datetime = await _resolve(request, clock)
         params = await _params(request)
         hub: Hub = request.app.state.hub
         try:
@@ -151,13 +168,17 @@ def _description_endpoint(prefix: str) -> Callable[..., Awaitable[Response]]:
 router = APIRouter(dependencies=[Depends(search_access)], tags=["DHuS OpenSearch"])
 for _prefix in PREFIXES:
     _name = _prefix.strip("/") or "root"
-    for _method in ("GET", "POST"):  # one route each: distinct OpenAPI operation ids
-        router.add_api_route(
-            f"{_prefix}/search",
-            _search_endpoint(_prefix),
-            methods=[_method],
-            name=f"opensearch_{_name}_{_method.lower()}",
-        )
+    # A plain Starlette route: FastAPI's request handling (dependency solving, parameter
+    # parsing) cost 0.3 ms of the 5 ms CPU of a 100-row page at 1M, and a search declares no
+    # parameter for it to check. Not in the OpenAPI document: the OpenSearch description
+    # document describes it, as DHuS's does.
+    router.add_route(
+        f"{_prefix}/search",
+        _search_endpoint(_prefix),
+        methods=["GET", "POST"],
+        name=f"opensearch_{_name}",
+        include_in_schema=False,
+    )
     for _path, _kind in (("search/description", ""), ("opensearch_description.xml", "_file")):
         # The feeds link the document as "opensearch_description.xml", relative to search.
         router.add_api_route(
