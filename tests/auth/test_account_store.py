@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -115,3 +116,44 @@ def test_remove_deletes_the_account_and_its_records(store: AccountStore) -> None
     assert store.get("alice") is None
     store.add(_alice(), "hash-2")
     assert store.usage_since("alice", T0).count == 0
+
+
+def test_download_flows_hold_a_limit_and_expire(store: AccountStore) -> None:
+    lease = T0 + timedelta(minutes=5)
+    assert store.open_flow("Alice", "a1", T0, lease, 2)
+    assert store.open_flow("alice", "a2", T0, lease, 2)
+    assert not store.open_flow("ALICE", "a3", T0, lease, 2)
+    assert store.open_flow("bob", "b1", T0, lease, 2)
+    assert store.open_flow("alice", "a4", T0, lease, None)  # no limit
+    assert store.open_flows("alice", T0) == 3
+    store.close_flow("a1")
+    store.close_flow("a1")  # idempotent
+    assert store.open_flows("alice", T0) == 2
+    # A flow whose lease ran out (its process died) frees its slot; a renewed one keeps it.
+    store.renew_flow("a2", lease + timedelta(minutes=10))
+    after = lease + timedelta(seconds=1)
+    assert store.open_flows("alice", after) == 1
+    assert store.open_flow("alice", "a5", after, after + timedelta(minutes=5), 2)
+    assert not store.open_flow("alice", "a6", after, after + timedelta(minutes=5), 2)
+
+
+def test_flows_started_at_once_never_pass_the_limit(store: AccountStore) -> None:
+    """Eight threads (own connections, as server processes have) start a flow at the same
+    moment against a limit of three: exactly three start."""
+    barrier = threading.Barrier(8)
+    started: list[bool] = []
+    lock = threading.Lock()
+
+    def start(n: int) -> None:
+        barrier.wait(timeout=30)
+        ok = store.open_flow("alice", f"f{n}", T0, T0 + timedelta(minutes=5), 3)
+        with lock:
+            started.append(ok)
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(started) == [False] * 5 + [True] * 3
+    assert store.open_flows("alice", T0) == 3

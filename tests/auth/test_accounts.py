@@ -11,6 +11,7 @@ import pytest
 
 from eohub.auth import Accounts, DownloadGate, LoginPolicy, Throttle
 from eohub.auth.passwords import Passwords
+from eohub.auth.quotas import FLOW_LEASE_S
 from eohub.auth.stores.sqlite import SQLiteAccountStore
 from eohub.errors import Forbidden, QuotaExceeded, TooManyRequests, Unauthenticated
 from eohub.model.user import DEFAULT_ROLES, Quota, Role, User
@@ -149,6 +150,39 @@ def test_concurrent_downloads_are_limited_per_user(store: SQLiteAccountStore, cl
     gate.admit(alice, product, 10).close()
     second.close()
     assert gate.active(alice) == 0
+
+
+def test_the_concurrency_limit_holds_across_server_processes(tmp_path: Path, clock: Clock) -> None:
+    """Two gates on their own connections to one account file stand for two server processes:
+    a user's downloads in both count against one limit; a process that died (its flows never
+    closed) frees them when their lease runs out; a renewed flow keeps its slot."""
+    stores = [SQLiteAccountStore(tmp_path / "shared.sqlite") for _ in range(2)]
+    try:
+        stores[0].migrate()
+        first, second = (_gate(s, clock, max_concurrent=2) for s in stores)
+        alice, product = User("alice"), uuid.uuid4()
+        kept = first.admit(alice, product, 10)
+        dying = second.admit(alice, product, 10)
+        with pytest.raises(QuotaExceeded, match="2 concurrent flows"):
+            first.admit(alice, product, 10)
+        assert first.active(alice) == second.active(alice) == 2
+        kept.close()
+        second.admit(alice, product, 10)  # the slot freed in the other process
+        with pytest.raises(QuotaExceeded):
+            second.admit(alice, product, 10)
+        # Neither ``dying`` nor the last one is ever closed: their process is gone.
+        assert dying is not None
+        clock.now += timedelta(seconds=FLOW_LEASE_S + 1)
+        assert first.active(alice) == 0
+        renewed = first.admit(alice, product, 10)
+        first.admit(alice, product, 10).close()
+        clock.now += timedelta(seconds=FLOW_LEASE_S - 1)
+        renewed.renew()
+        clock.now += timedelta(seconds=2)
+        assert first.active(alice) == 1
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_count_window_ignores_probes_and_resumes(store: SQLiteAccountStore, clock: Clock) -> None:

@@ -152,8 +152,9 @@ def base_headers(media: Media) -> dict[str, str]:
 async def stream_chunks(chunks: Iterator[bytes], ticket: Ticket | None) -> AsyncIterator[bytes]:
     """Pull chunks in a worker thread; always close the reader (client gone or not).
 
-    A ticket's bandwidth limit is applied by sleeping between chunks (no thread is held), and
-    the ticket is closed at the end, which frees the user's concurrent-download slot.
+    A ticket's bandwidth limit is applied by sleeping between chunks (no thread is held), its
+    lease is renewed while the bytes flow, and the ticket is closed at the end, which frees the
+    user's concurrent-download slot.
     """
     throttle = ticket.throttle if ticket else None
     try:
@@ -165,13 +166,22 @@ async def stream_chunks(chunks: Iterator[bytes], ticket: Ticket | None) -> Async
                 wait = throttle.delay(len(chunk))
                 if wait > 0:
                     await anyio.sleep(wait)
+            if ticket is not None and ticket.renewal_due():
+                await anyio.to_thread.run_sync(ticket.renew)
             yield chunk
     finally:
-        if ticket is not None:
-            ticket.close()
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            await anyio.to_thread.run_sync(close)
+        with anyio.CancelScope(shield=True):  # the slot and the reader are freed regardless
+            if ticket is not None:
+                await anyio.to_thread.run_sync(ticket.close)
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                await anyio.to_thread.run_sync(close)
+
+
+async def _close(ticket: Ticket | None) -> None:
+    """Free a ticket's slot (a write to the account store: in a worker thread)."""
+    if ticket is not None:
+        await anyio.to_thread.run_sync(ticket.close)
 
 
 async def media_response(request: Request, media: Media, error: ErrorResponse) -> Response:
@@ -199,10 +209,9 @@ async def media_response(request: Request, media: Media, error: ErrorResponse) -
     if media.accel_path is not None and request.method == "GET":
         # nginx serves the bytes (and the range) from its internal location.
         headers["X-Accel-Redirect"] = media.accel_path
-        if ticket is not None:
-            if ticket.throttle is not None:
-                headers["X-Accel-Limit-Rate"] = str(ticket.throttle.rate)
-            ticket.close()  # nginx's own limits govern the transfer from here
+        if ticket is not None and ticket.throttle is not None:
+            headers["X-Accel-Limit-Rate"] = str(ticket.throttle.rate)
+        await _close(ticket)  # nginx's own limits govern the transfer from here
         return Response(status_code=200, headers=headers)
     shown = byte_range or (ByteRange(0, media.size - 1) if media.size else None)
     if shown is not None:
@@ -210,13 +219,12 @@ async def media_response(request: Request, media: Media, error: ErrorResponse) -
     headers["Content-Length"] = str(shown.length if shown else 0)
     status = 206 if byte_range is not None else 200
     if request.method == "HEAD" or shown is None:
-        if ticket is not None:
-            ticket.close()
+        await _close(ticket)
         return Response(status_code=status, headers=headers)
     try:
         chunks = await anyio.to_thread.run_sync(media.reader, byte_range)
     except BaseException:
-        if ticket is not None:
-            ticket.close()
+        with anyio.CancelScope(shield=True):
+            await _close(ticket)
         raise
     return StreamingResponse(stream_chunks(chunks, ticket), status_code=status, headers=headers)

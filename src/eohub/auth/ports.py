@@ -88,6 +88,21 @@ class AccountStore(Protocol):
     def usage_since(self, username: str, since: datetime) -> Usage:
         """Counted downloads and bytes of ``username`` at or after ``since``."""
 
+    def open_flow(
+        self, username: str, flow: str, now: datetime, expires: datetime, limit: int | None
+    ) -> bool:
+        """Start a download flow leased until ``expires`` unless ``username`` has ``limit``
+        unexpired ones (in every server process); whether it started."""
+
+    def renew_flow(self, flow: str, expires: datetime) -> None:
+        """Extend a flow's lease."""
+
+    def close_flow(self, flow: str) -> None:
+        """End a flow (idempotent)."""
+
+    def open_flows(self, username: str, now: datetime) -> int:
+        """The user's unexpired flows."""
+
     def find_by_email(self, email: str) -> Account | None:
         """The account with this e-mail address (case-insensitive)."""
 

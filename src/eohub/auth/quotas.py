@@ -1,8 +1,9 @@
 """Download quotas (DHuS network channels): concurrency, count, volume, size, bandwidth.
 
-Count and volume are sliding windows over the download records in the account store, so they
-hold across server processes; the number of concurrent downloads is counted in this process
-(each server process enforces it for the downloads it serves).
+Count and volume are sliding windows over the download records in the account store, and
+concurrent downloads are leased flows in it, so every limit holds across server processes. A
+flow's lease (``FLOW_LEASE_S``) is renewed while its bytes are sent; the flow of a process
+that died frees its slot when the lease runs out.
 
 Every request adds the bytes it asks for to the volume. It counts as a new download when it
 starts at byte 0 and is not a short probe: sentinelsat asks for ``bytes=0-1`` to learn whether
@@ -11,10 +12,8 @@ a product is online, and a resumed download (``bytes=N-``) continues one already
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -26,12 +25,44 @@ PROBE_BYTES = 65_536
 """A request for fewer bytes than this, of a larger object, is a probe, not a download."""
 
 
-class Ticket:
-    """One download in progress; ``close`` (idempotent) frees its concurrency slot."""
+FLOW_LEASE_S = 300.0
+"""How long a download flow holds its slot without being renewed."""
+FLOW_RENEW_S = 60.0
+"""How often a download in progress renews its flow's lease."""
 
-    def __init__(self, release: Callable[[], None], bandwidth: int | None) -> None:
+
+class Ticket:
+    """One download in progress; ``close`` (idempotent) frees its concurrency slot, and
+    ``renew`` (when ``renewal_due``) keeps it while the bytes are sent. Both write to the
+    account store: call them from a worker thread."""
+
+    def __init__(
+        self,
+        release: Callable[[], None],
+        bandwidth: int | None,
+        renew: Callable[[], None] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._release: Callable[[], None] | None = release
+        self._renew = renew
+        self._monotonic = monotonic
+        self._renewed = monotonic()
         self.throttle = Throttle(bandwidth) if bandwidth else None
+
+    def renewal_due(self) -> bool:
+        """Whether the lease should be renewed now."""
+        return (
+            self._renew is not None
+            and self._release is not None
+            and self._monotonic() - self._renewed >= FLOW_RENEW_S
+        )
+
+    def renew(self) -> None:
+        """Extend the flow's lease."""
+        if self._renew is not None and self._release is not None:
+            self._renew()
+            self._renewed = self._monotonic()
 
     def close(self) -> None:
         """End the download."""
@@ -53,17 +84,14 @@ class DownloadGate:
         self.store = store
         self.defaults = defaults
         self._clock = clock
-        self._active: Counter[str] = Counter()
-        self._lock = threading.Lock()
 
     def quota_of(self, user: User) -> Quota:
         """The limits that apply to ``user``."""
         return self.defaults.merged(user.quota)
 
     def active(self, user: User) -> int:
-        """Downloads of ``user`` in progress in this process."""
-        with self._lock:
-            return self._active[user.username.casefold()]
+        """Downloads of ``user`` in progress, in every server process."""
+        return self.store.open_flows(user.username, self._clock())
 
     def admit(
         self,
@@ -95,26 +123,26 @@ class DownloadGate:
                     f"Maximum cumulative size of download ({quota.max_volume}) exceeded "
                     f'by the user "{name}"'
                 )
-        key = name.casefold()
-        with self._lock:
-            if quota.max_concurrent is not None and self._active[key] >= quota.max_concurrent:
-                raise QuotaExceeded(
-                    "An exception occured while creating a stream: Maximum number of "
-                    f'{quota.max_concurrent} concurrent flows achieved by the user "{name}"'
-                )
-            self._active[key] += 1
+        flow = uuid.uuid4().hex
+        now = self._clock()
+        if not self.store.open_flow(name, flow, now, self._lease_end(), quota.max_concurrent):
+            raise QuotaExceeded(
+                "An exception occured while creating a stream: Maximum number of "
+                f'{quota.max_concurrent} concurrent flows achieved by the user "{name}"'
+            )
         try:
-            self.store.record_download(name, product_id, length, self._clock(), counted=counted)
+            self.store.record_download(name, product_id, length, now, counted=counted)
         except BaseException:
-            self._release(key)
+            self.store.close_flow(flow)
             raise
-        return Ticket(lambda: self._release(key), quota.max_bandwidth)
+        return Ticket(
+            lambda: self.store.close_flow(flow),
+            quota.max_bandwidth,
+            lambda: self.store.renew_flow(flow, self._lease_end()),
+        )
 
-    def _release(self, key: str) -> None:
-        with self._lock:
-            self._active[key] -= 1
-            if self._active[key] <= 0:
-                del self._active[key]
+    def _lease_end(self) -> datetime:
+        return self._clock() + timedelta(seconds=FLOW_LEASE_S)
 
 
 class Throttle:

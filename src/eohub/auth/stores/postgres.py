@@ -17,6 +17,7 @@ DIALECT = Dialect(
     serial="BIGSERIAL PRIMARY KEY",
     migration_lock="SELECT pg_advisory_xact_lock(7201004)",
     unique_violation=psycopg.errors.UniqueViolation,
+    user_lock="SELECT pg_advisory_xact_lock(7201005, hashtext(?))",
 )
 
 

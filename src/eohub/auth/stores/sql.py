@@ -46,6 +46,9 @@ class Dialect:
     serial: str
     migration_lock: str | None
     unique_violation: type[Exception]
+    # Serialises one user's download-flow changes across processes inside a transaction (one
+    # ``?``: the user's key); None where the first write already locks the database (SQLite).
+    user_lock: str | None = None
 
     def sql(self, statement: str) -> str:
         """``statement`` with ``?`` placeholders in this dialect's style."""
@@ -181,6 +184,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash)",
         "CREATE UNIQUE INDEX api_keys_name ON api_keys (username_key, name)",
     ),
+    (  # downloads in progress, shared by every server process (eohub.auth.quotas)
+        """CREATE TABLE download_flows (
+            id TEXT PRIMARY KEY,
+            username_key TEXT NOT NULL,
+            expires DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX download_flows_user ON download_flows (username_key, expires)",
+    ),
 )
 
 _COLUMNS = (
@@ -190,7 +201,7 @@ _COLUMNS = (
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _USER_DATA = (
     "account_downloads", "sessions", "account_tokens", "cart_items", "saved_searches",
-    "token_sessions", "refresh_tokens", "api_keys",
+    "token_sessions", "refresh_tokens", "api_keys", "download_flows",
 )  # fmt: skip
 
 
@@ -388,6 +399,56 @@ class SqlAccountStore:
             (_key(username), _epoch(since)),
         )
         return Usage(count=int(row[0]), volume=int(row[1]))
+
+    # -- downloads in progress ----------------------------------------------------------------
+    def open_flow(
+        self, username: str, flow: str, now: datetime, expires: datetime, limit: int | None
+    ) -> bool:
+        """Start download flow ``flow`` of ``username`` (lease until ``expires``) unless the
+        user already has ``limit`` unexpired ones; whether it started. Flows whose lease ran
+        out (their process died) are dropped first."""
+        key = _key(username)
+        with self.connect() as conn:
+            if self.dialect.user_lock is not None:
+                conn.execute(self.dialect.sql(self.dialect.user_lock), (key,))
+            # The first write: in SQLite it takes the database's write lock, so the count and
+            # the insert below see no other process's flows change meanwhile.
+            conn.execute(
+                self.dialect.sql(
+                    "DELETE FROM download_flows WHERE username_key = ? AND expires < ?"
+                ),
+                (key, _epoch(now)),
+            )
+            if limit is not None:
+                row = conn.execute(
+                    self.dialect.sql("SELECT COUNT(*) FROM download_flows WHERE username_key = ?"),
+                    (key,),
+                ).fetchone()
+                if int(row[0]) >= limit:
+                    return False
+            conn.execute(
+                self.dialect.sql(
+                    "INSERT INTO download_flows (id, username_key, expires) VALUES (?, ?, ?)"
+                ),
+                (flow, key, _epoch(expires)),
+            )
+            return True
+
+    def renew_flow(self, flow: str, expires: datetime) -> None:
+        """Extend a flow's lease (a long download keeps its slot)."""
+        self._run("UPDATE download_flows SET expires = ? WHERE id = ?", (_epoch(expires), flow))
+
+    def close_flow(self, flow: str) -> None:
+        """End a flow (idempotent)."""
+        self._run("DELETE FROM download_flows WHERE id = ?", (flow,))
+
+    def open_flows(self, username: str, now: datetime) -> int:
+        """The user's flows whose lease has not run out."""
+        row = self._one(
+            "SELECT COUNT(*) FROM download_flows WHERE username_key = ? AND expires >= ?",
+            (_key(username), _epoch(now)),
+        )
+        return int(row[0])
 
     # -- sign-up, profile ------------------------------------------------------------------
     def find_by_email(self, email: str) -> Account | None:
