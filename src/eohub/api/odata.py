@@ -30,6 +30,7 @@ from eohub.protocols.dhus.odata_v1 import atom, formats, json_format
 from eohub.protocols.dhus.odata_v1.deletion import delete_product, parse_delete
 from eohub.protocols.dhus.odata_v1.entities import media_name, product_path
 from eohub.protocols.dhus.odata_v1.errors import ODataError, bad_request
+from eohub.protocols.dhus.odata_v1.ingests import INGEST
 from eohub.protocols.dhus.odata_v1.options import Format, parse_format, parse_options, parse_path
 from eohub.protocols.dhus.odata_v1.service import (
     CountResult,
@@ -42,6 +43,7 @@ from eohub.protocols.dhus.odata_v1.service import (
     Result,
     ServiceResult,
 )
+from eohub.protocols.dhus.odata_v1.synchronizers import SYNCHRONIZER
 from eohub.storage.errors import StorageError
 from eohub.storage.ports import ByteRange
 from eohub.sync.retrieve import RetrievalQuotaExceeded
@@ -132,7 +134,7 @@ def _render(request: Request, result: Result, root: str, fmt: Format | None) -> 
             return _ok(json_format.service_document(result.entity_sets), _JSON)
         return _ok(atom.service_document(root, result.entity_sets), _XML)
     if isinstance(result, MetadataResult):
-        return _ok(formats.metadata_document(), _XML)
+        return _ok(formats.metadata_document((INGEST, SYNCHRONIZER)), _XML)
     if isinstance(result, CountResult):
         return _ok(str(result.count).encode(), _TEXT)
     if isinstance(result, PropertyResult):

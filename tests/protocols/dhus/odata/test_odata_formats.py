@@ -25,6 +25,7 @@ from eohub.protocols.dhus.odata_v1.edm import (
 )
 from eohub.protocols.dhus.odata_v1.entities import gml_footprint, human_size
 from eohub.protocols.dhus.odata_v1.errors import ODataError
+from eohub.protocols.dhus.odata_v1.ingests import INGEST
 from eohub.protocols.dhus.odata_v1.nodes import ProductTree
 from eohub.protocols.dhus.odata_v1.options import (
     MAX_TOP,
@@ -33,6 +34,7 @@ from eohub.protocols.dhus.odata_v1.options import (
     parse_options,
     parse_path,
 )
+from eohub.protocols.dhus.odata_v1.synchronizers import SYNCHRONIZER
 from eohub.query.query import SortKey
 
 WHEN = datetime(2018, 10, 1, 6, 16, 47, 668000, tzinfo=UTC)
@@ -141,10 +143,14 @@ def test_csv_and_metalink() -> None:
 
 
 def test_metadata_is_consistent() -> None:
-    edmx = etree.fromstring(formats.metadata_document())
+    edmx = etree.fromstring(formats.metadata_document((INGEST, SYNCHRONIZER)))
     edm = "{http://schemas.microsoft.com/ado/2008/09/edm}"
     types = {t.get("Name"): t for t in edmx.iter(f"{edm}EntityType")}
-    assert set(types) == set(ENTITY_TYPES)
+    assert set(types) == {*ENTITY_TYPES, "Ingest", "Synchronizer"}
+    sets = {s.get("Name"): s.get("EntityType") for s in edmx.iter(f"{edm}EntitySet")}
+    assert sets["Ingests"].endswith(".Ingest") and sets["Synchronizers"].endswith(".Synchronizer")
+    ingest = [p.get("Name") for p in types["Ingest"].iter(f"{edm}Property")]
+    assert ingest == ["Id", "Status", "StatusDate", "StatusMessage", "Filename", "MD5", "Uploader"]
     associations = {a.get("Name") for a in edmx.iter(f"{edm}Association")}
     for nav in edmx.iter(f"{edm}NavigationProperty"):
         assert nav.get("Relationship").split(".", 1)[1] in associations  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,14 +43,16 @@ def _association(type_def: EntityTypeDef, nav_name: str) -> str:
     return f"{type_def.name}_{nav_name}"
 
 
-def metadata_document() -> bytes:
-    """The EDMX description of the model (OData 2, DataServiceVersion 2.0)."""
+def metadata_document(extra: Sequence[EntityTypeDef] = ()) -> bytes:
+    """The EDMX description of the model (OData 2, DataServiceVersion 2.0), with the
+    ``extra`` entity types (the administration sets, Ingests and Synchronizers)."""
+    types = {**ENTITY_TYPES, **{t.name: t for t in extra}}
     edmx = etree.Element(f"{{{EDMX}}}Edmx", nsmap={"edmx": EDMX}, Version="1.0")
     services = etree.SubElement(edmx, f"{{{EDMX}}}DataServices", nsmap={"m": M})
     services.set(f"{{{M}}}DataServiceVersion", "2.0")
     schema = etree.SubElement(services, f"{{{EDM}}}Schema", nsmap=_EDM_NSMAP,
                               Namespace=NAMESPACE)  # fmt: skip
-    for type_def in ENTITY_TYPES.values():
+    for type_def in types.values():
         entity = etree.SubElement(schema, f"{{{EDM}}}EntityType", Name=type_def.name)
         if type_def.has_stream:
             entity.set(f"{{{M}}}HasStream", "true")
@@ -68,7 +71,7 @@ def metadata_document() -> bytes:
                                    Name=str(complex_type).split(".", 1)[1])  # fmt: skip
         for prop in members:
             etree.SubElement(element, f"{{{EDM}}}Property", Name=prop.name, Type=str(prop.type))
-    for type_def in ENTITY_TYPES.values():
+    for type_def in types.values():
         for nav in type_def.navigations:
             name = _association(type_def, nav.name)
             assoc = etree.SubElement(schema, f"{{{EDM}}}Association", Name=name)
@@ -80,13 +83,13 @@ def metadata_document() -> bytes:
                              Role=f"{name}_Target")  # fmt: skip
     container = etree.SubElement(schema, f"{{{EDM}}}EntityContainer", Name=CONTAINER)
     container.set(f"{{{M}}}IsDefaultEntityContainer", "true")
-    for type_def in ENTITY_TYPES.values():
+    for type_def in types.values():
         etree.SubElement(container, f"{{{EDM}}}EntitySet", Name=type_def.entity_set,
                          EntityType=f"{NAMESPACE}.{type_def.name}")  # fmt: skip
-    for type_def in ENTITY_TYPES.values():
+    for type_def in types.values():
         for nav in type_def.navigations:
             name = _association(type_def, nav.name)
-            target = ENTITY_TYPES[nav.target]
+            target = types[nav.target]
             assoc_set = etree.SubElement(container, f"{{{EDM}}}AssociationSet", Name=name,
                                          Association=f"{NAMESPACE}.{name}")  # fmt: skip
             etree.SubElement(assoc_set, f"{{{EDM}}}End", EntitySet=type_def.entity_set,

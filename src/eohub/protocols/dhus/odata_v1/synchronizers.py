@@ -46,7 +46,7 @@ SYNCHRONIZER = EntityTypeDef(
         )),
     ),
 )  # fmt: skip
-"""The entity type (not in ``$metadata``, as ``Ingests`` is not: an administration set)."""
+"""The entity type (an administration set: in ``$metadata``, not in the service document)."""
 
 LIST_PROPERTIES = frozenset({"Sources"})
 """Properties holding a list: comma-separated text in Atom, or ``<d:element>`` items."""
