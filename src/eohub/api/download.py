@@ -171,14 +171,13 @@ async def stream_chunks(chunks: Iterator[bytes], ticket: Ticket | None) -> Async
             yield chunk
     finally:
         with anyio.CancelScope(shield=True):  # the slot and the reader are freed regardless
-            if ticket is not None:
-                await anyio.to_thread.run_sync(ticket.close)
+            await close_ticket(ticket)
             close = getattr(chunks, "close", None)
             if close is not None:
                 await anyio.to_thread.run_sync(close)
 
 
-async def _close(ticket: Ticket | None) -> None:
+async def close_ticket(ticket: Ticket | None) -> None:
     """Free a ticket's slot (a write to the account store: in a worker thread)."""
     if ticket is not None:
         await anyio.to_thread.run_sync(ticket.close)
@@ -211,7 +210,7 @@ async def media_response(request: Request, media: Media, error: ErrorResponse) -
         headers["X-Accel-Redirect"] = media.accel_path
         if ticket is not None and ticket.throttle is not None:
             headers["X-Accel-Limit-Rate"] = str(ticket.throttle.rate)
-        await _close(ticket)  # nginx's own limits govern the transfer from here
+        await close_ticket(ticket)  # nginx's own limits govern the transfer from here
         return Response(status_code=200, headers=headers)
     shown = byte_range or (ByteRange(0, media.size - 1) if media.size else None)
     if shown is not None:
@@ -219,12 +218,12 @@ async def media_response(request: Request, media: Media, error: ErrorResponse) -
     headers["Content-Length"] = str(shown.length if shown else 0)
     status = 206 if byte_range is not None else 200
     if request.method == "HEAD" or shown is None:
-        await _close(ticket)
+        await close_ticket(ticket)
         return Response(status_code=status, headers=headers)
     try:
         chunks = await anyio.to_thread.run_sync(media.reader, byte_range)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await _close(ticket)
+            await close_ticket(ticket)
         raise
     return StreamingResponse(stream_chunks(chunks, ticket), status_code=status, headers=headers)

@@ -42,9 +42,8 @@ JSON_TYPE = "application/json"
 XML_TYPE = "application/xml"
 
 
-async def clock() -> datetime:
-    """The current time (UTC); tests override it to pin ``NOW``. A coroutine: FastAPI runs a
-    plain function dependency in the thread pool, a round trip costing more than this."""
+def clock() -> datetime:
+    """The current time (UTC); tests override it to pin ``NOW`` (see :func:`_resolve`)."""
     return datetime.now(UTC)
 
 

@@ -99,8 +99,8 @@ async def upstream_value(
         upstream = await anyio.to_thread.run_sync(start)
     except BaseException:
         client.close()
-        if ticket is not None:
-            ticket.close()
+        with anyio.CancelScope(shield=True):
+            await download.close_ticket(ticket)
         raise
 
     def body() -> Iterator[bytes]:

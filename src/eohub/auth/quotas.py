@@ -37,32 +37,22 @@ class Ticket:
     account store: call them from a worker thread."""
 
     def __init__(
-        self,
-        release: Callable[[], None],
-        bandwidth: int | None,
-        renew: Callable[[], None] | None = None,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
+        self, release: Callable[[], None], bandwidth: int | None, renew: Callable[[], None]
     ) -> None:
         self._release: Callable[[], None] | None = release
         self._renew = renew
-        self._monotonic = monotonic
-        self._renewed = monotonic()
+        self._renewed = time.monotonic()
         self.throttle = Throttle(bandwidth) if bandwidth else None
 
     def renewal_due(self) -> bool:
-        """Whether the lease should be renewed now."""
-        return (
-            self._renew is not None
-            and self._release is not None
-            and self._monotonic() - self._renewed >= FLOW_RENEW_S
-        )
+        """Whether the lease of this open download should be renewed now."""
+        return self._release is not None and time.monotonic() - self._renewed >= FLOW_RENEW_S
 
     def renew(self) -> None:
-        """Extend the flow's lease."""
-        if self._renew is not None and self._release is not None:
+        """Extend the flow's lease (nothing once closed)."""
+        if self._release is not None:
             self._renew()
-            self._renewed = self._monotonic()
+            self._renewed = time.monotonic()
 
     def close(self) -> None:
         """End the download."""

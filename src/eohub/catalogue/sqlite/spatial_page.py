@@ -143,19 +143,13 @@ def page(plan: Plan, query: Query, run: Callable[[Sql], list[Any]]) -> tuple[lis
 def keys_sql(pks: Sequence[int], total: int | None) -> Sql:
     """A keys SELECT over a known list of pks in page order: ``pk``, its position ``at``, and
     ``total`` when given (the rows SELECTs order by ``at``: see paging.rows_sql)."""
-    if total is None:
-        rows = ", ".join(["(?, ?)"] * len(pks))
-        params: list[Any] = []
-        for at, pk in enumerate(pks):
-            params += [pk, at]
-        return Sql(f"SELECT column1 AS pk, column2 AS at FROM (VALUES {rows})", params)
-    rows = ", ".join(["(?, ?, ?)"] * len(pks))
-    params = []
+    names = ("pk", "at") if total is None else ("pk", "at", "total")
+    row = "(" + ", ".join("?" * len(names)) + ")"
+    params: list[Any] = []
     for at, pk in enumerate(pks):
-        params += [pk, at, total]
-    return Sql(
-        f"SELECT column1 AS pk, column2 AS at, column3 AS total FROM (VALUES {rows})", params
-    )
+        params += (pk, at, total)[: len(names)]
+    columns = ", ".join(f"column{i} AS {name}" for i, name in enumerate(names, 1))
+    return Sql(f"SELECT {columns} FROM (VALUES {', '.join([row] * len(pks))})", params)
 
 
 __all__ = ["CANDIDATE_LIMIT", "Plan", "keys_sql", "page", "plan"]
