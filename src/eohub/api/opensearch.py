@@ -42,7 +42,7 @@ JSON_TYPE = "application/json"
 XML_TYPE = "application/xml"
 
 
-def clock() -> datetime:
+async def clock() -> datetime:
     """The current time (UTC); tests override it to pin ``NOW`` (see :func:`_resolve`)."""
     return datetime.now(UTC)
 
